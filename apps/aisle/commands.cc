@@ -1,0 +1,227 @@
+#include "commands.h"
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "aisle/io/readers.h"
+#include "aisle/store/ingest.h"
+#include "aisle/store/store.h"
+
+namespace aisle::cli {
+
+namespace {
+
+// Prints a line on stdout at once, so that scripts reading a pipe see it when it happens.
+template <typename... Args>
+void say(fmt::format_string<Args...> format, Args&&... args) {
+  std::string line = fmt::format(format, std::forward<Args>(args)...);
+  std::fwrite(line.data(), 1, line.size(), stdout);
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+}
+
+struct IngestArgs {
+  std::string data_dir;
+  std::vector<std::string> catalogs, judgments, events;
+  std::string format = "auto";
+  std::string map;
+  std::string locale = "en";
+  std::string split;
+  std::string encoding = "utf-8";
+  std::string invalid_utf8 = "error";
+  std::size_t max_line_bytes = io::TextOptions().max_line_bytes;
+  std::size_t max_field_bytes = io::TextOptions().max_field_bytes;
+  std::size_t batch_size = store::IngestOptions().batch_size;
+  std::size_t max_errors = 0;
+  bool allow_unknown_fields = false;
+  bool print_commits = false;
+};
+
+Status run_ingest(const Context& context, const IngestArgs& args) {
+  if (args.catalogs.empty() && args.judgments.empty() && args.events.empty()) {
+    return Status::bad_input("nothing to ingest: give --catalog, --judgments or --events");
+  }
+  store::IngestOptions options;
+  options.batch_size = args.batch_size;
+  options.max_errors = args.max_errors;
+  io::ReaderOptions& reader = options.reader;
+  AISLE_ASSIGN_OR_RETURN(reader.format, io::parse_format(args.format));
+  AISLE_ASSIGN_OR_RETURN(reader.text.encoding, io::parse_encoding(args.encoding));
+  AISLE_ASSIGN_OR_RETURN(reader.text.invalid_utf8, io::parse_invalid_utf8(args.invalid_utf8));
+  reader.text.max_line_bytes = args.max_line_bytes;
+  reader.text.max_field_bytes = args.max_field_bytes;
+  AISLE_ASSIGN_OR_RETURN(Locale locale, Locale::parse(args.locale));
+  reader.default_locale = locale.code();
+  reader.default_split = args.split;
+  reader.allow_unknown_fields = args.allow_unknown_fields;
+  if (!args.map.empty()) {
+    AISLE_ASSIGN_OR_RETURN(reader.mapping, io::CsvMapping::parse(args.map));
+  }
+  if (args.print_commits) {
+    options.on_commit = [](const store::BatchCommitted& batch) {
+      say("committed {} batch {}: {} rows, {} in all, through line {}", batch.file, batch.batch,
+          batch.rows, batch.rows_committed, batch.last_line);
+    };
+  }
+  AISLE_ASSIGN_OR_RETURN(auto store, store::Store::open(args.data_dir));
+
+  auto ingest_all = [&](const std::vector<std::string>& files, io::RecordKind kind) -> Status {
+    for (const std::string& file : files) {
+      options.kind = kind;
+      store::IngestReport report;
+      Status status = store::ingest_file(*store, context, file, options, &report);
+      double rate = report.seconds > 0 ? static_cast<double>(report.rows_read) / report.seconds : 0;
+      say("{} {} ({}): {} rows stored in {} batches, {} bad rows skipped, {:.2f} s ({:.0f} rows/s){}{}",
+          io::record_kind_name(kind), file, io::format_name(report.format), report.rows_written,
+          report.batches, status.is_ok() ? report.bad_rows : report.bad_rows - 1, report.seconds, rate,
+          report.duplicate_judgments ? fmt::format(", {} repeated pairs (last kept)", report.duplicate_judgments) : "",
+          report.utf8_replacements ? fmt::format(", {} invalid UTF-8 sequences replaced", report.utf8_replacements) : "");
+      if (!status.is_ok()) return status;
+    }
+    return Status::ok();
+  };
+  AISLE_RETURN_IF_ERROR(ingest_all(args.catalogs, io::RecordKind::kProducts));
+  AISLE_RETURN_IF_ERROR(ingest_all(args.judgments, io::RecordKind::kJudgments));
+  return ingest_all(args.events, io::RecordKind::kEvents);
+}
+
+nlohmann::json stats_json(const store::StoreStats& stats) {
+  nlohmann::json runs = nlohmann::json::array();
+  for (const store::IngestRun& run : stats.recent_runs) {
+    runs.push_back({{"run_id", run.run_id}, {"file", run.file}, {"kind", run.kind},
+                    {"format", run.format}, {"state", run.state},
+                    {"rows_committed", run.rows_committed}, {"last_line", run.last_line},
+                    {"started_ms", run.started_ms}, {"finished_ms", run.finished_ms},
+                    {"message", run.message}});
+  }
+  return {{"products", stats.products},
+          {"cross_listed_groups", stats.cross_listed_groups},
+          {"queries", stats.queries},
+          {"judgments", stats.judgments},
+          {"judgments_without_product", stats.judgments_without_product},
+          {"events", stats.events},
+          {"products_per_locale", stats.products_per_locale},
+          {"queries_per_locale", stats.queries_per_locale},
+          {"judgments_per_label", stats.judgments_per_label},
+          {"judgments_per_split", stats.judgments_per_split},
+          {"events_per_type", stats.events_per_type},
+          {"recent_runs", runs}};
+}
+
+void print_counts(std::string_view title, const std::map<std::string, std::int64_t>& counts) {
+  std::string line = fmt::format("  {:<22}", title);
+  if (counts.empty()) line += " -";
+  for (const auto& [name, count] : counts) line += fmt::format(" {}={}", name.empty() ? "(none)" : name, count);
+  say("{}", line);
+}
+
+}  // namespace
+
+Command add_ingest(CLI::App& app) {
+  auto args = std::make_shared<IngestArgs>();
+  app.add_option("--data-dir", args->data_dir, "Data directory (created when missing)")->required();
+  app.add_option("--catalog", args->catalogs, "Catalog file(s): JSONL, ESCI products CSV, or CSV with --map");
+  app.add_option("--judgments", args->judgments,
+                 "Judgment file(s): ESCI examples, Home Depot, CrowdFlower, JSONL, or CSV with --map");
+  app.add_option("--events", args->events, "Feedback event file(s), JSONL");
+  app.add_option("--format", args->format,
+                 "Input layout (auto, catalog-jsonl, catalog-csv, esci-products, esci-examples, "
+                 "homedepot, crowdflower, judgments-csv, judgments-jsonl, events-jsonl)")
+      ->capture_default_str();
+  app.add_option("--map", args->map, "CSV header mapping role=column,... (catalog-csv, judgments-csv)");
+  app.add_option("--locale", args->locale, "Locale of rows with no locale column")->capture_default_str();
+  app.add_option("--split", args->split, "Split of judgments with no split column (train, dev, test)");
+  app.add_option("--encoding", args->encoding, "Input encoding: utf-8 or latin-1")->capture_default_str();
+  app.add_option("--invalid-utf8", args->invalid_utf8,
+                 "Invalid UTF-8: error (stop at the first), or replace (with U+FFFD, counted)")
+      ->capture_default_str();
+  app.add_option("--max-line-bytes", args->max_line_bytes, "Longest line or CSV record")->capture_default_str();
+  app.add_option("--max-field-bytes", args->max_field_bytes, "Longest field value")->capture_default_str();
+  app.add_option("--batch-size", args->batch_size, "Rows per committed transaction")->capture_default_str();
+  app.add_option("--max-errors", args->max_errors, "Bad rows to skip (and report) before stopping")
+      ->capture_default_str();
+  app.add_flag("--allow-unknown-fields", args->allow_unknown_fields, "JSONL: ignore keys the format does not define");
+  app.add_flag("--print-commits", args->print_commits, "Print a line on stdout after each committed batch");
+  return [args](const Context& context) { return run_ingest(context, *args); };
+}
+
+Command add_stats(CLI::App& app) {
+  auto data_dir = std::make_shared<std::string>();
+  auto json = std::make_shared<bool>(false);
+  app.add_option("--data-dir", *data_dir, "Data directory")->required();
+  app.add_flag("--json", *json, "Print JSON instead of text");
+  return [data_dir, json](const Context&) -> Status {
+    store::StoreOptions options;
+    options.read_only = true;
+    AISLE_ASSIGN_OR_RETURN(auto store, store::Store::open(*data_dir, options));
+    AISLE_ASSIGN_OR_RETURN(store::StoreStats stats, store->stats());
+    if (*json) {
+      say("{}", stats_json(stats).dump(2));
+      return Status::ok();
+    }
+    say("products   {} ({} groups cross-listed in several locales)", stats.products, stats.cross_listed_groups);
+    print_counts("per locale", stats.products_per_locale);
+    say("queries    {}", stats.queries);
+    print_counts("per locale", stats.queries_per_locale);
+    say("judgments  {} ({} name a product not in the catalog)", stats.judgments, stats.judgments_without_product);
+    print_counts("per label", stats.judgments_per_label);
+    print_counts("per split", stats.judgments_per_split);
+    say("events     {}", stats.events);
+    print_counts("per type", stats.events_per_type);
+    say("ingest runs (newest first):");
+    for (const store::IngestRun& run : stats.recent_runs) {
+      std::string state = run.state == "running" ? "interrupted or running" : run.state;
+      say("  #{} {} {} ({}): {}, {} rows through line {}{}", run.run_id, run.kind, run.file, run.format,
+          state, run.rows_committed, run.last_line, run.state == "failed" ? ": " + run.message : "");
+    }
+    return Status::ok();
+  };
+}
+
+Command add_search(CLI::App& app) {
+  struct Args {
+    std::string data_dir, query, locale;
+    int limit = 10;
+    bool json = false;
+  };
+  auto args = std::make_shared<Args>();
+  app.add_option("--data-dir", args->data_dir, "Data directory")->required();
+  app.add_option("--query,-q", args->query, "Query text")->required();
+  app.add_option("--locale", args->locale, "Only this locale (default: all)");
+  app.add_option("-k,--limit", args->limit, "Number of results")->capture_default_str()->check(CLI::Range(1, 10000));
+  app.add_flag("--json", args->json, "Print JSON instead of text");
+  return [args](const Context&) -> Status {
+    std::string locale;
+    if (!args->locale.empty()) {
+      AISLE_ASSIGN_OR_RETURN(Locale parsed, Locale::parse(args->locale));
+      locale = parsed.code();
+    }
+    store::StoreOptions options;
+    options.read_only = true;
+    AISLE_ASSIGN_OR_RETURN(auto store, store::Store::open(args->data_dir, options));
+    AISLE_ASSIGN_OR_RETURN(auto hits, store->search_text(args->query, locale, args->limit));
+    if (args->json) {
+      nlohmann::json out = nlohmann::json::array();
+      for (const auto& hit : hits) {
+        out.push_back({{"product_id", hit.external_id}, {"locale", hit.locale}, {"title", hit.title},
+                       {"score", hit.score}, {"strategy", "store-fts5"}});
+      }
+      say("{}", nlohmann::json{{"query", args->query}, {"results", out}}.dump(2));
+      return Status::ok();
+    }
+    say("query: {} ({} results)", args->query, hits.size());
+    for (std::size_t rank = 0; rank < hits.size(); ++rank) {
+      const auto& hit = hits[rank];
+      say("  {:2}. [{}] {:<12} {:6.2f}  {}", rank + 1, hit.locale, hit.external_id, hit.score, hit.title);
+    }
+    return Status::ok();
+  };
+}
+
+}  // namespace aisle::cli

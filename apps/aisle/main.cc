@@ -1,0 +1,65 @@
+// aisle: the one command-line tool of the engine. See `aisle --help`.
+#include <cstdio>
+#include <map>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include "commands.h"
+#include "exit_code.h"
+
+int main(int argc, char** argv) {
+  using namespace aisle;
+  CLI::App app("aisle: product discovery engine", "aisle");
+  app.require_subcommand(1);
+  ContextOptions options;
+  std::string progress = "auto";
+  app.add_option("--threads", options.num_threads, "Worker threads (0: one per core)")->capture_default_str();
+  app.add_option("--seed", options.seed, "Random seed")->capture_default_str();
+  app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error, off")->capture_default_str();
+  app.add_option("--progress", progress, "Progress bars: auto (on a terminal), always, never")
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->capture_default_str();
+  app.set_version_flag("--version", "aisle 0.1.0");
+
+  std::map<CLI::App*, cli::Command> commands;
+  auto add = [&](const char* name, const char* help, cli::Command (*add_command)(CLI::App&)) {
+    CLI::App* sub = app.add_subcommand(name, help);
+    commands[sub] = add_command(*sub);
+  };
+  add("ingest", "Read catalog, judgment and event files into the store", cli::add_ingest);
+  add("stats", "Counts per locale, label and event type, and the ingest log", cli::add_stats);
+  add("search", "Full-text search of the stored catalog (SQLite FTS5 bm25)", cli::add_search);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    int code = app.exit(error);
+    return code == 0 ? cli::kExitOk : cli::kExitBadInput;
+  }
+  options.progress = progress == "always" ? ProgressMode::kAlways
+                     : progress == "never" ? ProgressMode::kNever
+                                           : ProgressMode::kAuto;
+  Result<Context> context = Context::create(options);
+  if (!context.is_ok()) {
+    std::fprintf(stderr, "aisle: %s\n", context.status().to_string().c_str());
+    return cli::exit_code(context.status());
+  }
+  for (auto& [sub, command] : commands) {
+    if (!sub->parsed()) continue;
+    Status status;
+    try {
+      status = command(*context);
+    } catch (const std::exception& error) {
+      // Third-party code that throws past its subsystem boundary is a bug; report, don't crash.
+      status = Status::internal(std::string("unexpected exception: ") + error.what());
+    }
+    if (!status.is_ok()) {
+      std::fprintf(stderr, "aisle %s: %s: %s\n", sub->get_name().c_str(),
+                   std::string(status_code_name(status.code())).c_str(), status.to_string().c_str());
+    }
+    return cli::exit_code(status);
+  }
+  return cli::kExitInternal;
+}

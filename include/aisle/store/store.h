@@ -1,0 +1,130 @@
+// Store: the source of truth for the catalog, queries, judgments and feedback events.
+//
+// The embedded backend is SQLite in WAL mode with synchronous=FULL, in <data_dir>/aisle.db:
+// a write reported as committed survives a crash of the process (kill -9) and of the machine.
+// Writes are upserts by natural key, so writing the same records twice changes nothing:
+//   products   (locale, external id)     a later write replaces the listing's fields
+//   queries    (locale, text)
+//   judgments  (query, locale, product external id)  a later write replaces the grade
+//   events     (session, ts, type, locale, product, query, position)  duplicates are dropped
+// Judgments and events name products by external id, so they may be ingested before the
+// catalog; stats() counts the ones whose product is not (yet) stored.
+//
+// A Store is one SQLite connection: use it from one thread at a time. Several processes may
+// open the same data directory; SQLite's locks serialise their writes.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "aisle/core/ids.h"
+#include "aisle/core/status.h"
+#include "aisle/io/records.h"
+
+namespace aisle::store {
+
+struct StoreOptions {
+  // Open an existing store for reading only; kNotFound when there is none.
+  bool read_only = false;
+  // How long a write waits for another process's write lock before kIoError.
+  int busy_timeout_ms = 10000;
+};
+
+// One row of the ingest log: every ingest run and how far it got. A run whose state is still
+// "running" after its process is gone was interrupted; its rows up to last_line are stored.
+struct IngestRun {
+  std::int64_t run_id = 0;
+  std::string file;
+  std::string kind;    // catalog, judgments, events
+  std::string format;  // catalog-jsonl, homedepot, ...
+  std::string state;   // running, done, failed
+  std::int64_t rows_committed = 0;
+  std::int64_t last_line = 0;  // last input line of the last committed batch
+  std::int64_t started_ms = 0;
+  std::int64_t finished_ms = 0;  // 0 while running
+  std::string message;
+};
+
+struct StoreStats {
+  std::int64_t products = 0;
+  std::int64_t cross_listed_groups = 0;  // groups with listings in two or more locales
+  std::int64_t queries = 0;
+  std::int64_t judgments = 0;
+  std::int64_t judgments_without_product = 0;
+  std::int64_t events = 0;
+  std::map<std::string, std::int64_t> products_per_locale;
+  std::map<std::string, std::int64_t> queries_per_locale;
+  std::map<std::string, std::int64_t> judgments_per_label;  // E, S, C, I; "graded" for grades
+  std::map<std::string, std::int64_t> judgments_per_split;  // "" when none
+  std::map<std::string, std::int64_t> events_per_type;
+  std::vector<IngestRun> recent_runs;  // newest first, at most 20
+};
+
+// A stored product listing.
+struct Product {
+  ProductId id;
+  io::ProductRecord record;  // where.file / where.line: the input it was last written from
+};
+
+// A hit of the store's own full-text search.
+struct TextHit {
+  ProductId id;
+  std::string external_id;
+  std::string locale;
+  std::string title;
+  double score = 0.0;  // SQLite FTS5 bm25, negated so that higher is better
+};
+
+class Store {
+ public:
+  static constexpr int kSchemaVersion = 1;
+
+  // Opens <data_dir>/aisle.db, creating the directory and the schema when missing.
+  // kCorruption when the file is not an Aisle store or has a newer schema version.
+  static Result<std::unique_ptr<Store>> open(const std::filesystem::path& data_dir,
+                                             StoreOptions options = {});
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Starts a run in the ingest log; returns its id.
+  Result<std::int64_t> begin_run(const std::string& file, const std::string& kind,
+                                 const std::string& format);
+  // Each writes the whole batch and advances run `run_id` to `last_line` in one transaction:
+  // afterwards either all of it is stored or none of it. Records must be valid (the readers
+  // validate); a SQLite failure is kIoError / kInternal and leaves the store as it was.
+  Status write_products(std::int64_t run_id, std::span<const io::ProductRecord> batch,
+                        std::int64_t last_line);
+  Status write_judgments(std::int64_t run_id, std::span<const io::JudgmentRecord> batch,
+                         std::int64_t last_line);
+  Status write_events(std::int64_t run_id, std::span<const io::EventRecord> batch,
+                      std::int64_t last_line);
+  // Marks a run done or failed (with a message).
+  Status finish_run(std::int64_t run_id, bool ok, const std::string& message);
+
+  Result<StoreStats> stats();
+
+  // The listing (locale, external_id), or nullopt when absent.
+  Result<std::optional<Product>> find_product(const std::string& locale,
+                                              const std::string& external_id);
+
+  // Full-text search over title, brand, color, category and description with SQLite FTS5
+  // (bm25; weights title 10, brand 5, color 3, category 3, description 1). Terms are ORed.
+  // An empty `locale` searches every locale. At most `limit` hits, best first; none for a
+  // query without a word.
+  Result<std::vector<TextHit>> search_text(const std::string& query, const std::string& locale,
+                                           int limit);
+
+ private:
+  class Impl;
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace aisle::store

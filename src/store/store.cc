@@ -1,0 +1,471 @@
+#include "aisle/store/store.h"
+
+#include <chrono>
+#include <system_error>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "aisle/core/errors.h"
+#include "sqlite.h"
+
+namespace aisle::store {
+
+namespace {
+
+// Version 1. Layout documented in docs/formats.md ("The store").
+constexpr std::string_view kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS products(
+  product_id INTEGER PRIMARY KEY,
+  locale TEXT NOT NULL,
+  external_id TEXT NOT NULL,
+  title TEXT NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  bullets TEXT NOT NULL DEFAULT '[]',
+  brand TEXT NOT NULL DEFAULT '',
+  color TEXT NOT NULL DEFAULT '',
+  category TEXT NOT NULL DEFAULT '',
+  attributes TEXT NOT NULL DEFAULT '{}',
+  price REAL,
+  popularity REAL,
+  group_key TEXT,
+  source_file TEXT,
+  source_line INTEGER,
+  UNIQUE(locale, external_id));
+CREATE INDEX IF NOT EXISTS products_by_group ON products(group_key) WHERE group_key IS NOT NULL;
+CREATE VIRTUAL TABLE IF NOT EXISTS products_fts USING fts5(
+  title, brand, color, category, description,
+  content='products', content_rowid='product_id', tokenize='unicode61 remove_diacritics 2');
+CREATE TRIGGER IF NOT EXISTS products_fts_insert AFTER INSERT ON products BEGIN
+  INSERT INTO products_fts(rowid, title, brand, color, category, description)
+  VALUES (new.product_id, new.title, new.brand, new.color, new.category, new.description);
+END;
+CREATE TRIGGER IF NOT EXISTS products_fts_delete AFTER DELETE ON products BEGIN
+  INSERT INTO products_fts(products_fts, rowid, title, brand, color, category, description)
+  VALUES ('delete', old.product_id, old.title, old.brand, old.color, old.category, old.description);
+END;
+CREATE TRIGGER IF NOT EXISTS products_fts_update AFTER UPDATE OF title, brand, color, category, description ON products BEGIN
+  INSERT INTO products_fts(products_fts, rowid, title, brand, color, category, description)
+  VALUES ('delete', old.product_id, old.title, old.brand, old.color, old.category, old.description);
+  INSERT INTO products_fts(rowid, title, brand, color, category, description)
+  VALUES (new.product_id, new.title, new.brand, new.color, new.category, new.description);
+END;
+CREATE TABLE IF NOT EXISTS queries(
+  query_id INTEGER PRIMARY KEY,
+  locale TEXT NOT NULL,
+  text TEXT NOT NULL,
+  external_id TEXT,
+  UNIQUE(locale, text));
+CREATE TABLE IF NOT EXISTS judgments(
+  query_id INTEGER NOT NULL REFERENCES queries(query_id),
+  locale TEXT NOT NULL,
+  product_external_id TEXT NOT NULL,
+  label TEXT,
+  grade REAL NOT NULL,
+  split TEXT NOT NULL DEFAULT '',
+  source_file TEXT,
+  source_line INTEGER,
+  PRIMARY KEY(query_id, locale, product_external_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events(
+  event_id INTEGER PRIMARY KEY,
+  ts_ms INTEGER NOT NULL,
+  session TEXT NOT NULL,
+  locale TEXT NOT NULL,
+  query_id INTEGER NOT NULL DEFAULT 0,
+  product_external_id TEXT NOT NULL,
+  type TEXT NOT NULL,
+  position INTEGER NOT NULL DEFAULT 0,
+  UNIQUE(session, ts_ms, type, locale, product_external_id, query_id, position));
+CREATE TABLE IF NOT EXISTS ingest_runs(
+  run_id INTEGER PRIMARY KEY,
+  file TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  format TEXT NOT NULL,
+  state TEXT NOT NULL,
+  rows_committed INTEGER NOT NULL DEFAULT 0,
+  last_line INTEGER NOT NULL DEFAULT 0,
+  started_ms INTEGER NOT NULL,
+  finished_ms INTEGER NOT NULL DEFAULT 0,
+  message TEXT NOT NULL DEFAULT '');
+)sql";
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string join_category(const std::vector<std::string>& path) {
+  return fmt::format("{}", fmt::join(path, " > "));
+}
+
+}  // namespace
+
+class Store::Impl {
+ public:
+  explicit Impl(Database db) : db_(std::move(db)) {}
+
+  Status prepare_writes() {
+    AISLE_ASSIGN_OR_RETURN(Statement product, db_.prepare(R"sql(
+      INSERT INTO products(locale, external_id, title, description, bullets, brand, color,
+                           category, attributes, price, popularity, group_key, source_file,
+                           source_line)
+      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+      ON CONFLICT(locale, external_id) DO UPDATE SET
+        title = excluded.title, description = excluded.description, bullets = excluded.bullets,
+        brand = excluded.brand, color = excluded.color, category = excluded.category,
+        attributes = excluded.attributes, price = excluded.price,
+        popularity = excluded.popularity, group_key = excluded.group_key,
+        source_file = excluded.source_file, source_line = excluded.source_line)sql"));
+    AISLE_ASSIGN_OR_RETURN(Statement query, db_.prepare(R"sql(
+      INSERT INTO queries(locale, text, external_id) VALUES (?1, ?2, ?3)
+      ON CONFLICT(locale, text) DO UPDATE SET external_id = COALESCE(excluded.external_id, external_id)
+      RETURNING query_id)sql"));
+    AISLE_ASSIGN_OR_RETURN(Statement judgment, db_.prepare(R"sql(
+      INSERT INTO judgments(query_id, locale, product_external_id, label, grade, split,
+                            source_file, source_line)
+      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+      ON CONFLICT(query_id, locale, product_external_id) DO UPDATE SET
+        label = excluded.label, grade = excluded.grade, split = excluded.split,
+        source_file = excluded.source_file, source_line = excluded.source_line)sql"));
+    AISLE_ASSIGN_OR_RETURN(Statement event, db_.prepare(R"sql(
+      INSERT OR IGNORE INTO events(ts_ms, session, locale, query_id, product_external_id, type, position)
+      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7))sql"));
+    AISLE_ASSIGN_OR_RETURN(Statement advance, db_.prepare(R"sql(
+      UPDATE ingest_runs SET rows_committed = rows_committed + ?2, last_line = ?3 WHERE run_id = ?1)sql"));
+    upsert_product_.emplace(std::move(product));
+    upsert_query_.emplace(std::move(query));
+    upsert_judgment_.emplace(std::move(judgment));
+    insert_event_.emplace(std::move(event));
+    advance_run_.emplace(std::move(advance));
+    return Status::ok();
+  }
+
+  Status write_product(const io::ProductRecord& record) {
+    Statement& s = *upsert_product_;
+    nlohmann::json bullets = record.bullets;
+    nlohmann::json attributes = nlohmann::json::object();
+    for (const auto& [name, value] : record.attributes) attributes[name] = value;
+    s.bind(1, record.locale);
+    s.bind(2, record.id);
+    s.bind(3, record.title);
+    s.bind(4, record.description);
+    s.bind(5, bullets.dump());
+    s.bind(6, record.brand);
+    s.bind(7, record.color);
+    s.bind(8, join_category(record.category));
+    s.bind(9, attributes.dump());
+    s.bind(10, record.price);
+    s.bind(11, record.popularity);
+    s.bind_text_or_null(12, record.group);
+    s.bind(13, record.where.file);
+    s.bind(14, static_cast<std::int64_t>(record.where.line));
+    return s.run();
+  }
+
+  // The id of query (locale, text), created when new.
+  Result<std::int64_t> query_id(const std::string& locale, const std::string& text,
+                                const std::string& external_id) {
+    Statement& s = *upsert_query_;
+    s.bind(1, locale);
+    s.bind(2, text);
+    s.bind_text_or_null(3, external_id);
+    AISLE_ASSIGN_OR_RETURN(bool row, s.step());
+    AISLE_CHECK(row, "an upsert ... RETURNING returns a row");
+    std::int64_t id = s.column_int(0);
+    AISLE_RETURN_IF_ERROR(s.run());
+    return id;
+  }
+
+  Status write_judgment(const io::JudgmentRecord& record) {
+    if (record.product) AISLE_RETURN_IF_ERROR(write_product(*record.product));
+    AISLE_ASSIGN_OR_RETURN(std::int64_t query, query_id(record.locale, record.query, record.query_id));
+    Statement& s = *upsert_judgment_;
+    s.bind(1, query);
+    s.bind(2, record.locale);
+    s.bind(3, record.product_id);
+    if (record.label) s.bind(4, std::string(1, io::esci_label_letter(*record.label)));
+    else s.bind_null(4);
+    s.bind(5, record.grade);
+    s.bind(6, record.split);
+    s.bind(7, record.where.file);
+    s.bind(8, static_cast<std::int64_t>(record.where.line));
+    return s.run();
+  }
+
+  Status write_event(const io::EventRecord& record) {
+    std::int64_t query = 0;
+    if (!record.query.empty()) {
+      AISLE_ASSIGN_OR_RETURN(query, query_id(record.locale, record.query, ""));
+    }
+    Statement& s = *insert_event_;
+    s.bind(1, record.ts_ms);
+    s.bind(2, record.session);
+    s.bind(3, record.locale);
+    s.bind(4, query);
+    s.bind(5, record.product_id);
+    s.bind(6, io::event_type_name(record.type));
+    s.bind(7, static_cast<std::int64_t>(record.position.value_or(0)));
+    return s.run();
+  }
+
+  template <typename Record, typename Write>
+  Status write_batch(std::int64_t run_id, std::span<const Record> batch, std::int64_t last_line,
+                     Write write) {
+    AISLE_ASSIGN_OR_RETURN(Transaction transaction, Transaction::begin(db_));
+    for (const Record& record : batch) {
+      Status status = write(record);
+      if (!status.is_ok()) return status.with_context(record.where.to_string());
+    }
+    Statement& s = *advance_run_;
+    s.bind(1, run_id);
+    s.bind(2, static_cast<std::int64_t>(batch.size()));
+    s.bind(3, last_line);
+    AISLE_RETURN_IF_ERROR(s.run());
+    return transaction.commit();
+  }
+
+  Result<std::int64_t> count(std::string_view sql) {
+    AISLE_ASSIGN_OR_RETURN(Statement s, db_.prepare(sql));
+    AISLE_ASSIGN_OR_RETURN(bool row, s.step());
+    return row ? s.column_int(0) : 0;
+  }
+
+  Result<std::map<std::string, std::int64_t>> grouped(std::string_view sql) {
+    std::map<std::string, std::int64_t> counts;
+    AISLE_ASSIGN_OR_RETURN(Statement s, db_.prepare(sql));
+    while (true) {
+      AISLE_ASSIGN_OR_RETURN(bool row, s.step());
+      if (!row) break;
+      counts[s.column_text(0)] = s.column_int(1);
+    }
+    return counts;
+  }
+
+  Database db_;
+  std::optional<Statement> upsert_product_;
+  std::optional<Statement> upsert_query_;
+  std::optional<Statement> upsert_judgment_;
+  std::optional<Statement> insert_event_;
+  std::optional<Statement> advance_run_;
+};
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Store::~Store() = default;
+
+Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& data_dir, StoreOptions options) {
+  std::error_code error;
+  if (!options.read_only) {
+    std::filesystem::create_directories(data_dir, error);
+    if (error) {
+      return Status::io_error(fmt::format("cannot create the data directory: {}", error.message()),
+                              {data_dir.string()});
+    }
+  }
+  std::string path = (data_dir / "aisle.db").string();
+  AISLE_ASSIGN_OR_RETURN(Database db, Database::open(path, options.read_only, options.busy_timeout_ms));
+  auto impl = std::make_unique<Impl>(std::move(db));
+  Database& database = impl->db_;
+  if (!options.read_only) {
+    AISLE_RETURN_IF_ERROR(database.exec("PRAGMA journal_mode=WAL"));
+    AISLE_RETURN_IF_ERROR(database.exec("PRAGMA synchronous=FULL"));
+    AISLE_RETURN_IF_ERROR(database.exec("PRAGMA foreign_keys=ON"));
+  }
+  // Refuse a file that is not ours before touching it.
+  Result<std::int64_t> tables = impl->count(
+      "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT IN ('meta')");
+  if (!tables.is_ok()) return tables.status();
+  Result<std::int64_t> has_meta =
+      impl->count("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'");
+  if (!has_meta.is_ok()) return has_meta.status();
+  if (*has_meta == 0 && *tables > 0) {
+    return Status::corruption("expected an Aisle store, found an SQLite file with other tables",
+                              {path});
+  }
+  if (*has_meta == 1) {
+    AISLE_ASSIGN_OR_RETURN(Statement version,
+                           database.prepare("SELECT value FROM meta WHERE key = 'schema_version'"));
+    AISLE_ASSIGN_OR_RETURN(bool row, version.step());
+    std::string found = row ? version.column_text(0) : "none";
+    if (found != std::to_string(kSchemaVersion)) {
+      return Status::corruption(
+          errors::expected_found(fmt::format("store schema version {}", kSchemaVersion), found),
+          {path});
+    }
+  } else if (options.read_only) {
+    return Status::not_found("the store is empty (run aisle ingest first)", {path});
+  }
+  if (!options.read_only) {
+    AISLE_ASSIGN_OR_RETURN(Transaction transaction, Transaction::begin(database));
+    AISLE_RETURN_IF_ERROR(database.exec(kSchema));
+    AISLE_RETURN_IF_ERROR(database.exec(fmt::format(
+        "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '{}')", kSchemaVersion)));
+    AISLE_RETURN_IF_ERROR(transaction.commit());
+    AISLE_RETURN_IF_ERROR(impl->prepare_writes());
+  }
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+Result<std::int64_t> Store::begin_run(const std::string& file, const std::string& kind,
+                                      const std::string& format) {
+  AISLE_ASSIGN_OR_RETURN(Statement s, impl_->db_.prepare(
+      "INSERT INTO ingest_runs(file, kind, format, state, started_ms) VALUES (?1, ?2, ?3, 'running', ?4) "
+      "RETURNING run_id"));
+  s.bind(1, file);
+  s.bind(2, kind);
+  s.bind(3, format);
+  s.bind(4, now_ms());
+  AISLE_ASSIGN_OR_RETURN(bool row, s.step());
+  AISLE_CHECK(row, "INSERT ... RETURNING returns a row");
+  std::int64_t id = s.column_int(0);
+  AISLE_RETURN_IF_ERROR(s.run());
+  return id;
+}
+
+Status Store::write_products(std::int64_t run_id, std::span<const io::ProductRecord> batch,
+                             std::int64_t last_line) {
+  return impl_->write_batch(run_id, batch, last_line,
+                            [this](const io::ProductRecord& r) { return impl_->write_product(r); });
+}
+
+Status Store::write_judgments(std::int64_t run_id, std::span<const io::JudgmentRecord> batch,
+                              std::int64_t last_line) {
+  return impl_->write_batch(run_id, batch, last_line,
+                            [this](const io::JudgmentRecord& r) { return impl_->write_judgment(r); });
+}
+
+Status Store::write_events(std::int64_t run_id, std::span<const io::EventRecord> batch,
+                           std::int64_t last_line) {
+  return impl_->write_batch(run_id, batch, last_line,
+                            [this](const io::EventRecord& r) { return impl_->write_event(r); });
+}
+
+Status Store::finish_run(std::int64_t run_id, bool ok, const std::string& message) {
+  AISLE_ASSIGN_OR_RETURN(Statement s, impl_->db_.prepare(
+      "UPDATE ingest_runs SET state = ?2, finished_ms = ?3, message = ?4 WHERE run_id = ?1"));
+  s.bind(1, run_id);
+  s.bind(2, std::string_view(ok ? "done" : "failed"));
+  s.bind(3, now_ms());
+  s.bind(4, message);
+  return s.run();
+}
+
+Result<StoreStats> Store::stats() {
+  StoreStats stats;
+  Impl& impl = *impl_;
+  AISLE_ASSIGN_OR_RETURN(stats.products, impl.count("SELECT count(*) FROM products"));
+  AISLE_ASSIGN_OR_RETURN(stats.cross_listed_groups, impl.count(
+      "SELECT count(*) FROM (SELECT group_key FROM products WHERE group_key IS NOT NULL "
+      "GROUP BY group_key HAVING count(DISTINCT locale) > 1)"));
+  AISLE_ASSIGN_OR_RETURN(stats.queries, impl.count("SELECT count(*) FROM queries"));
+  AISLE_ASSIGN_OR_RETURN(stats.judgments, impl.count("SELECT count(*) FROM judgments"));
+  AISLE_ASSIGN_OR_RETURN(stats.judgments_without_product, impl.count(
+      "SELECT count(*) FROM judgments j WHERE NOT EXISTS (SELECT 1 FROM products p "
+      "WHERE p.locale = j.locale AND p.external_id = j.product_external_id)"));
+  AISLE_ASSIGN_OR_RETURN(stats.events, impl.count("SELECT count(*) FROM events"));
+  AISLE_ASSIGN_OR_RETURN(stats.products_per_locale,
+                         impl.grouped("SELECT locale, count(*) FROM products GROUP BY locale"));
+  AISLE_ASSIGN_OR_RETURN(stats.queries_per_locale,
+                         impl.grouped("SELECT locale, count(*) FROM queries GROUP BY locale"));
+  AISLE_ASSIGN_OR_RETURN(stats.judgments_per_label, impl.grouped(
+      "SELECT COALESCE(label, 'graded'), count(*) FROM judgments GROUP BY 1"));
+  AISLE_ASSIGN_OR_RETURN(stats.judgments_per_split,
+                         impl.grouped("SELECT split, count(*) FROM judgments GROUP BY split"));
+  AISLE_ASSIGN_OR_RETURN(stats.events_per_type,
+                         impl.grouped("SELECT type, count(*) FROM events GROUP BY type"));
+  AISLE_ASSIGN_OR_RETURN(Statement runs, impl.db_.prepare(
+      "SELECT run_id, file, kind, format, state, rows_committed, last_line, started_ms, "
+      "finished_ms, message FROM ingest_runs ORDER BY run_id DESC LIMIT 20"));
+  while (true) {
+    AISLE_ASSIGN_OR_RETURN(bool row, runs.step());
+    if (!row) break;
+    stats.recent_runs.push_back(IngestRun{runs.column_int(0), runs.column_text(1),
+                                          runs.column_text(2), runs.column_text(3),
+                                          runs.column_text(4), runs.column_int(5),
+                                          runs.column_int(6), runs.column_int(7),
+                                          runs.column_int(8), runs.column_text(9)});
+  }
+  return stats;
+}
+
+Result<std::optional<Product>> Store::find_product(const std::string& locale,
+                                                   const std::string& external_id) {
+  AISLE_ASSIGN_OR_RETURN(Statement s, impl_->db_.prepare(
+      "SELECT product_id, title, description, bullets, brand, color, category, attributes, price, "
+      "popularity, group_key, source_file, source_line FROM products "
+      "WHERE locale = ?1 AND external_id = ?2"));
+  s.bind(1, locale);
+  s.bind(2, external_id);
+  AISLE_ASSIGN_OR_RETURN(bool row, s.step());
+  if (!row) return std::optional<Product>();
+  Product product;
+  product.id = ProductId(static_cast<std::uint32_t>(s.column_int(0)));
+  io::ProductRecord& record = product.record;
+  record.id = external_id;
+  record.locale = locale;
+  record.title = s.column_text(1);
+  record.description = s.column_text(2);
+  nlohmann::json bullets = nlohmann::json::parse(s.column_text(3), nullptr, false);
+  nlohmann::json attributes = nlohmann::json::parse(s.column_text(7), nullptr, false);
+  if (!bullets.is_array() || !attributes.is_object()) {
+    return Status::corruption("expected JSON bullets and attributes in the products table",
+                              {impl_->db_.path(), 0, external_id});
+  }
+  for (const auto& bullet : bullets) record.bullets.push_back(bullet.is_string() ? bullet.get<std::string>() : bullet.dump());
+  record.brand = s.column_text(4);
+  record.color = s.column_text(5);
+  std::string category = s.column_text(6);
+  for (std::size_t start = 0; !category.empty() && start <= category.size();) {
+    std::size_t end = category.find(" > ", start);
+    if (end == std::string::npos) end = category.size();
+    record.category.push_back(category.substr(start, end - start));
+    start = end + 3;
+  }
+  for (const auto& [name, value] : attributes.items()) {
+    record.attributes.emplace_back(name, value.is_string() ? value.get<std::string>() : value.dump());
+  }
+  if (!s.column_is_null(8)) record.price = s.column_double(8);
+  if (!s.column_is_null(9)) record.popularity = s.column_double(9);
+  record.group = s.column_text(10);
+  record.where = Where{s.column_text(11), static_cast<std::uint64_t>(s.column_int(12))};
+  return std::optional<Product>(std::move(product));
+}
+
+Result<std::vector<TextHit>> Store::search_text(const std::string& query, const std::string& locale,
+                                                int limit) {
+  // Each word becomes a quoted FTS5 string, so operators and punctuation in user text are
+  // searched for, never interpreted.
+  std::vector<std::string> terms;
+  std::string word;
+  auto flush = [&] {
+    if (!word.empty()) terms.push_back("\"" + word + "\"");
+    word.clear();
+  };
+  for (char c : query) {
+    auto byte = static_cast<unsigned char>(c);
+    if (byte >= 0x80 || std::isalnum(byte)) word += c;
+    else flush();
+  }
+  flush();
+  std::vector<TextHit> hits;
+  if (terms.empty() || limit <= 0) return hits;
+  AISLE_ASSIGN_OR_RETURN(Statement s, impl_->db_.prepare(
+      "SELECT p.product_id, p.external_id, p.locale, p.title, "
+      "-bm25(products_fts, 10.0, 5.0, 3.0, 3.0, 1.0) AS score "
+      "FROM products_fts JOIN products p ON p.product_id = products_fts.rowid "
+      "WHERE products_fts MATCH ?1 AND (?2 = '' OR p.locale = ?2) "
+      "ORDER BY score DESC, p.product_id LIMIT ?3"));
+  s.bind(1, fmt::format("{}", fmt::join(terms, " OR ")));
+  s.bind(2, locale);
+  s.bind(3, static_cast<std::int64_t>(limit));
+  while (true) {
+    AISLE_ASSIGN_OR_RETURN(bool row, s.step());
+    if (!row) break;
+    hits.push_back(TextHit{ProductId(static_cast<std::uint32_t>(s.column_int(0))), s.column_text(1),
+                           s.column_text(2), s.column_text(3), s.column_double(4)});
+  }
+  return hits;
+}
+
+}  // namespace aisle::store
