@@ -109,18 +109,24 @@ Result<bool> JsonlObjectReader::next(nlohmann::json* object, std::uint64_t* line
                                "deeper nesting"),
         where);
   }
-  *object = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-  if (object->is_discarded()) {
-    // Parse again with exceptions only to get the position and reason for the message.
-    try {
-      nlohmann::json unused = nlohmann::json::parse(line);
-      (void)unused;
-    } catch (const nlohmann::json::parse_error& error) {
-      std::string reason = error.what();
-      if (auto cut = reason.find("parse error"); cut != std::string::npos) reason = reason.substr(cut);
-      return Status::bad_input(fmt::format("malformed JSON: {}", reason), where);
+  // nlohmann reports some failures (number overflow) by exception even when asked not to,
+  // so parse with exceptions and turn every one into this line's error.
+  try {
+    *object = nlohmann::json::parse(line);
+  } catch (const nlohmann::json::exception& error) {
+    std::string reason = error.what();
+    if (auto cut = reason.find("] "); cut != std::string::npos) reason = reason.substr(cut + 2);
+    // Name the key whose value failed: parse errors carry a byte position; a number
+    // overflow names the token ("number overflow parsing '1e400'").
+    std::size_t offset = std::string_view::npos;
+    if (const auto* parse_error = dynamic_cast<const nlohmann::json::parse_error*>(&error)) {
+      if (parse_error->byte > 0) offset = parse_error->byte - 1;
+    } else if (auto quote = reason.find("parsing '"); quote != std::string::npos) {
+      std::string token = reason.substr(quote + 9, reason.rfind('\'') - quote - 9);
+      if (!token.empty()) offset = line.find(token);
     }
-    return Status::bad_input("malformed JSON", where);
+    if (offset != std::string_view::npos) where.field = scan_json(line, offset).key_at_offset;
+    return Status::bad_input(fmt::format("malformed JSON: {}", reason), where);
   }
   if (!object->is_object()) {
     return Status::bad_input(errors::expected_found("a JSON object", excerpt(*object)), where);

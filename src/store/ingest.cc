@@ -101,6 +101,10 @@ Status run_ingest(Store& store, const Context& context, io::RecordReader<Record>
   }
   AISLE_RETURN_IF_ERROR(flush());
   progress->set(reader.bytes_read());
+  if (report->rows_read == 0 && report->bad_rows == 0) {
+    return Status::bad_input(errors::expected_found("at least one record", "an empty file"),
+                             {report->file});
+  }
   return Status::ok();
 }
 

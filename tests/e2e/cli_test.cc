@@ -1,0 +1,178 @@
+// End-to-end tests of the aisle binary: exit codes, error messages, and crash safety of ingest
+// under kill -9 of a real child process.
+#include <fcntl.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "aisle/store/store.h"
+#include "test_util.h"
+
+namespace aisle {
+namespace {
+
+using aisle::testing::TempDir;
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs the aisle binary with `args`; captures stdout and stderr through files.
+RunResult run_aisle(const std::vector<std::string>& args, const TempDir& dir) {
+  std::string command = std::string(AISLE_BINARY) + " --progress never";
+  for (const std::string& arg : args) command += " '" + arg + "'";
+  std::string out_file = (dir / "stdout.txt").string(), err_file = (dir / "stderr.txt").string();
+  command += " >" + out_file + " 2>" + err_file;
+  int status = std::system(command.c_str());
+  RunResult result;
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream out(out_file), err(err_file);
+  result.out.assign(std::istreambuf_iterator<char>(out), {});
+  result.err.assign(std::istreambuf_iterator<char>(err), {});
+  return result;
+}
+
+TEST(CliTest, IngestsTheBundledSampleAndReportsStats) {
+  TempDir dir;
+  std::string data = (dir / "data").string();
+  std::string sample = AISLE_SAMPLE_DIR;
+  RunResult ingest = run_aisle({"ingest", "--data-dir", data, "--catalog", sample + "/catalog.jsonl",
+                                "--judgments", sample + "/judgments.csv", "--events", sample + "/events.jsonl"},
+                               dir);
+  ASSERT_EQ(ingest.exit_code, 0) << ingest.err;
+  EXPECT_NE(ingest.out.find("(catalog-jsonl): 280 rows stored"), std::string::npos) << ingest.out;
+  EXPECT_NE(ingest.out.find("(esci-examples)"), std::string::npos);
+  RunResult stats = run_aisle({"stats", "--data-dir", data, "--json"}, dir);
+  ASSERT_EQ(stats.exit_code, 0) << stats.err;
+  EXPECT_NE(stats.out.find("\"products\": 280"), std::string::npos) << stats.out;
+  RunResult search = run_aisle({"search", "--data-dir", data, "-q", "ヨガマット", "-k", "3"}, dir);
+  ASSERT_EQ(search.exit_code, 0) << search.err;
+  EXPECT_NE(search.out.find("ヨガマット"), std::string::npos) << search.out;
+}
+
+TEST(CliTest, ExitCodesAreMappedInOnePlace) {
+  TempDir dir;
+  std::string data = (dir / "data").string();
+  EXPECT_EQ(run_aisle({"ingest", "--data-dir", data, "--bogus"}, dir).exit_code, 2);
+  EXPECT_EQ(run_aisle({}, dir).exit_code, 2);
+  RunResult missing = run_aisle({"ingest", "--data-dir", data, "--catalog", (dir / "nope.jsonl").string()}, dir);
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("nope.jsonl: no such file"), std::string::npos) << missing.err;
+  auto bad = dir.write("bad.jsonl", "{\"id\": \"A\", \"title\": \"a\", \"price\": \"x\"}\n");
+  RunResult bad_row = run_aisle({"ingest", "--data-dir", data, "--catalog", bad.string()}, dir);
+  EXPECT_EQ(bad_row.exit_code, 2);
+  EXPECT_NE(bad_row.err.find(bad.string() + ":1:price: expected a number"), std::string::npos) << bad_row.err;
+  EXPECT_EQ(run_aisle({"stats", "--data-dir", (dir / "nothing").string()}, dir).exit_code, 2);
+  auto not_a_store = dir.write("junk/aisle.db", "");
+  std::filesystem::create_directories(dir / "junk");
+  dir.write("junk/aisle.db", std::string(4096, 'x'));
+  EXPECT_EQ(run_aisle({"stats", "--data-dir", (dir / "junk").string()}, dir).exit_code, 1);
+  EXPECT_EQ(run_aisle({"--log-level", "loud", "stats", "--data-dir", data}, dir).exit_code, 2);
+}
+
+std::int64_t count_rows(const std::string& db_path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  std::int64_t value = -1;
+  if (sqlite3_step(stmt) == SQLITE_ROW) value = sqlite3_column_int64(stmt, 0);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return value;
+}
+
+std::string integrity(const std::string& db_path) {
+  sqlite3* db = nullptr;
+  sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+  sqlite3_stmt* stmt = nullptr;
+  sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &stmt, nullptr);
+  std::string result;
+  if (sqlite3_step(stmt) == SQLITE_ROW) result = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return result;
+}
+
+// The child ingests a large catalog in small batches and prints a line after each commit. The
+// parent kills it with SIGKILL after a few commits, then checks that every batch reported as
+// committed is in the store, that the store is intact, and that a re-run completes the ingest
+// without duplicating anything.
+TEST(CrashSafetyTest, KillNineMidIngestLosesNoCommittedBatch) {
+  TempDir dir;
+  constexpr int kRows = 200000;
+  std::string catalog = (dir / "big.jsonl").string();
+  {
+    std::ofstream out(catalog);
+    for (int i = 0; i < kRows; ++i) {
+      out << "{\"id\": \"P" << i << "\", \"title\": \"product number " << i
+          << " with a title long enough to make real work\", \"brand\": \"B" << (i % 97)
+          << "\", \"price\": " << (i % 500) << ".5}\n";
+    }
+  }
+  std::string data = (dir / "data").string();
+  int pipe_fds[2];
+  ASSERT_EQ(pipe(pipe_fds), 0);
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    dup2(pipe_fds[1], STDOUT_FILENO);
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
+    int null_fd = open("/dev/null", O_WRONLY);
+    dup2(null_fd, STDERR_FILENO);
+    execl(AISLE_BINARY, AISLE_BINARY, "--progress", "never", "ingest", "--data-dir", data.c_str(),
+          "--catalog", catalog.c_str(), "--batch-size", "500", "--print-commits", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(pipe_fds[1]);
+  FILE* from_child = fdopen(pipe_fds[0], "r");
+  ASSERT_NE(from_child, nullptr);
+  std::regex committed(R"(committed .* batch (\d+): \d+ rows, (\d+) in all)");
+  std::int64_t reported_rows = 0;
+  int reported_batches = 0;
+  char line[4096];
+  while (reported_batches < 5 && std::fgets(line, sizeof line, from_child) != nullptr) {
+    std::cmatch match;
+    if (std::regex_search(line, match, committed)) {
+      ++reported_batches;
+      reported_rows = std::stoll(match[2].str());
+    }
+  }
+  ASSERT_EQ(kill(child, SIGKILL), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  fclose(from_child);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "the child finished before the kill";
+  ASSERT_EQ(reported_batches, 5);
+
+  std::string db = data + "/aisle.db";
+  EXPECT_EQ(integrity(db), "ok");
+  std::int64_t stored = count_rows(db, "SELECT count(*) FROM products");
+  EXPECT_GE(stored, reported_rows) << "a batch reported as committed was lost";
+  EXPECT_LT(stored, kRows) << "the kill came too late to test anything";
+  EXPECT_EQ(stored % 500, 0) << "a batch was stored in part";
+  EXPECT_EQ(count_rows(db, "SELECT count(*) FROM products_fts"), stored);
+  EXPECT_EQ(count_rows(db, "SELECT rows_committed FROM ingest_runs ORDER BY run_id DESC LIMIT 1"), stored);
+  EXPECT_EQ(count_rows(db, "SELECT count(*) FROM ingest_runs WHERE state = 'running'"), 1);
+
+  RunResult rerun = run_aisle({"ingest", "--data-dir", data, "--catalog", catalog, "--batch-size", "5000"}, dir);
+  ASSERT_EQ(rerun.exit_code, 0) << rerun.err;
+  EXPECT_EQ(count_rows(db, "SELECT count(*) FROM products"), kRows);
+  EXPECT_EQ(count_rows(db, "SELECT max(product_id) FROM products"), kRows);  // ids kept, none reissued
+  EXPECT_EQ(integrity(db), "ok");
+}
+
+}  // namespace
+}  // namespace aisle

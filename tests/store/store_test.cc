@@ -1,0 +1,156 @@
+#include "aisle/store/store.h"
+
+#include <sqlite3.h>
+
+#include <gtest/gtest.h>
+
+#include "test_util.h"
+
+namespace aisle::store {
+namespace {
+
+using aisle::testing::TempDir;
+
+io::ProductRecord product(std::string id, std::string locale, std::string title) {
+  io::ProductRecord record;
+  record.id = std::move(id);
+  record.locale = std::move(locale);
+  record.title = std::move(title);
+  record.where = Where("test.jsonl", 1);
+  return record;
+}
+
+void exec_sql(const std::filesystem::path& db, const std::string& sql) {
+  sqlite3* handle = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &handle), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(handle, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(handle);
+  sqlite3_close(handle);
+}
+
+TEST(StoreTest, UpsertsKeepIdsAndReplaceFields) {
+  TempDir dir;
+  auto store = std::move(Store::open(dir.path())).value();
+  auto run = store->begin_run("test.jsonl", "catalog", "catalog-jsonl");
+  ASSERT_TRUE(run.is_ok());
+  io::ProductRecord shoe = product("P1", "en", "Red Shoe");
+  shoe.bullets = {"light", "fast"};
+  shoe.category = {"Shoes", "Running"};
+  shoe.attributes = {{"size", "9"}};
+  shoe.price = 10.5;
+  shoe.group = "G1";
+  std::vector<io::ProductRecord> batch = {shoe, product("P1", "es", "Zapato rojo")};
+  ASSERT_TRUE(store->write_products(*run, batch, 2).is_ok());
+
+  auto found = store->find_product("en", "P1");
+  ASSERT_TRUE(found.is_ok() && found->has_value());
+  ProductId first_id = (*found)->id;
+  EXPECT_EQ((*found)->record.bullets, shoe.bullets);
+  EXPECT_EQ((*found)->record.category, shoe.category);
+  EXPECT_EQ((*found)->record.attributes, shoe.attributes);
+  EXPECT_EQ((*found)->record.price, 10.5);
+  EXPECT_FALSE((*found)->record.popularity);
+
+  batch[0].title = "Red Running Shoe";
+  ASSERT_TRUE(store->write_products(*run, batch, 4).is_ok());
+  found = store->find_product("en", "P1");
+  EXPECT_EQ((*found)->id, first_id);
+  EXPECT_EQ((*found)->record.title, "Red Running Shoe");
+  EXPECT_FALSE(store->find_product("fr", "P1")->has_value());
+
+  auto stats = store->stats();
+  ASSERT_TRUE(stats.is_ok());
+  EXPECT_EQ(stats->products, 2);
+  EXPECT_EQ(stats->cross_listed_groups, 0);  // P1/es has no group
+  EXPECT_EQ(stats->recent_runs.at(0).rows_committed, 4);
+  EXPECT_EQ(stats->recent_runs.at(0).last_line, 4);
+  EXPECT_EQ(stats->recent_runs.at(0).state, "running");
+  ASSERT_TRUE(store->finish_run(*run, true, "4 rows").is_ok());
+  EXPECT_EQ(store->stats()->recent_runs.at(0).state, "done");
+}
+
+TEST(StoreTest, JudgmentsAndEventsUpsertByNaturalKey) {
+  TempDir dir;
+  auto store = std::move(Store::open(dir.path())).value();
+  std::int64_t run = *store->begin_run("j", "judgments", "judgments-jsonl");
+  io::JudgmentRecord judgment;
+  judgment.query = "shoes";
+  judgment.locale = "en";
+  judgment.product_id = "P9";
+  judgment.label = io::EsciLabel::kSubstitute;
+  judgment.grade = 0.1;
+  std::vector<io::JudgmentRecord> judgments = {judgment, judgment};
+  ASSERT_TRUE(store->write_judgments(run, judgments, 2).is_ok());
+  io::EventRecord event;
+  event.ts_ms = 1000;
+  event.session = "s";
+  event.query = "shoes";
+  event.locale = "en";
+  event.product_id = "P9";
+  event.type = io::EventType::kClick;
+  std::vector<io::EventRecord> events = {event, event};
+  events[1].type = io::EventType::kPurchase;
+  ASSERT_TRUE(store->write_events(run, events, 2).is_ok());
+  ASSERT_TRUE(store->write_events(run, events, 2).is_ok());
+  auto stats = store->stats();
+  EXPECT_EQ(stats->judgments, 1);
+  EXPECT_EQ(stats->judgments_without_product, 1);
+  EXPECT_EQ(stats->judgments_per_label.at("S"), 1);
+  EXPECT_EQ(stats->queries, 1);
+  EXPECT_EQ(stats->events, 2);
+  EXPECT_EQ(stats->events_per_type.at("click"), 1);
+  EXPECT_EQ(stats->events_per_type.at("purchase"), 1);
+}
+
+TEST(StoreTest, TextSearchRanksByBm25AndFiltersLocale) {
+  TempDir dir;
+  auto store = std::move(Store::open(dir.path())).value();
+  std::int64_t run = *store->begin_run("t", "catalog", "catalog-jsonl");
+  std::vector<io::ProductRecord> batch = {product("1", "en", "red running shoes"),
+                                          product("2", "en", "blue socks"),
+                                          product("3", "es", "zapatillas running rojas"),
+                                          product("4", "en", "running shoes")};
+  batch[0].brand = "Nimbus";
+  ASSERT_TRUE(store->write_products(run, batch, 4).is_ok());
+  auto hits = store->search_text("Red running \"shoes\" OR", "en", 10);
+  ASSERT_TRUE(hits.is_ok()) << hits.status().to_string();
+  ASSERT_EQ(hits->size(), 2u);
+  EXPECT_EQ((*hits)[0].external_id, "1");
+  EXPECT_EQ((*hits)[1].external_id, "4");
+  EXPECT_GT((*hits)[0].score, (*hits)[1].score);
+  auto all = store->search_text("running", "", 10);
+  EXPECT_EQ(all->size(), 3u);
+  EXPECT_TRUE(store->search_text("!!!", "", 10)->empty());
+  // An update is visible to the next search.
+  batch[1].title = "running socks";
+  ASSERT_TRUE(store->write_products(run, std::span(batch).subspan(1, 1), 5).is_ok());
+  EXPECT_EQ(store->search_text("running", "en", 10)->size(), 3u);
+}
+
+TEST(StoreTest, RefusesForeignOrNewerFiles) {
+  TempDir dir;
+  exec_sql(dir / "aisle.db", "CREATE TABLE other(x)");
+  auto foreign = Store::open(dir.path());
+  ASSERT_FALSE(foreign.is_ok());
+  EXPECT_EQ(foreign.status().code(), StatusCode::kCorruption);
+
+  TempDir newer;
+  ASSERT_TRUE(Store::open(newer.path()).is_ok());
+  exec_sql(newer / "aisle.db", "UPDATE meta SET value = '99' WHERE key = 'schema_version'");
+  auto future = Store::open(newer.path());
+  ASSERT_FALSE(future.is_ok());
+  EXPECT_EQ(future.status().message(), "expected store schema version 1, found 99");
+
+  TempDir empty;
+  StoreOptions read_only;
+  read_only.read_only = true;
+  EXPECT_EQ(Store::open(empty.path(), read_only).status().code(), StatusCode::kNotFound);
+
+  TempDir garbage;
+  garbage.write("aisle.db", std::string(8192, 'g'));
+  auto not_db = Store::open(garbage.path());
+  ASSERT_FALSE(not_db.is_ok());
+  EXPECT_EQ(not_db.status().code(), StatusCode::kCorruption);
+}
+
+}  // namespace
+}  // namespace aisle::store
