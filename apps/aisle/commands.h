@@ -16,5 +16,6 @@ using Command = std::function<Status(const Context&)>;
 Command add_ingest(CLI::App& app);
 Command add_stats(CLI::App& app);
 Command add_search(CLI::App& app);
+Command add_bench(CLI::App& app);
 
 }  // namespace aisle::cli

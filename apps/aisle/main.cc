@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   add("ingest", "Read catalog, judgment and event files into the store", cli::add_ingest);
   add("stats", "Counts per locale, label and event type, and the ingest log", cli::add_stats);
   add("search", "Full-text search of the stored catalog (SQLite FTS5 bm25)", cli::add_search);
+  add("bench", "Benchmarks that write a JSON report (ingest)", cli::add_bench);
 
   try {
     app.parse(argc, argv);

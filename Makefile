@@ -1,0 +1,43 @@
+# Aisle: the two set-up commands of the README, and helpers.
+#   make demo   install deps, build, ingest the bundled sample, answer sample queries
+#   make test   install deps, build, run every test (ctest)
+#   make fuzz   libFuzzer targets for every reader, FUZZ_SECONDS each (default 30)
+#   make bench  ingest benchmark on ../shared/data (Home Depot) and the io micro-benchmarks
+BUILD ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS ?= $(shell nproc)
+FUZZ_SECONDS ?= 30
+DEMO_DIR ?= demo-data
+AISLE = $(BUILD)/apps/aisle/aisle
+HOMEDEPOT ?= ../shared/data/relevance/homedepot/train.csv
+
+.PHONY: deps build test demo fuzz bench clean
+
+deps:
+	bash scripts/install-deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+	cmake --build $(BUILD) -j $(JOBS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+demo: build
+	rm -rf $(DEMO_DIR)
+	$(AISLE) ingest --data-dir $(DEMO_DIR) --catalog data/sample/catalog.jsonl \
+	    --judgments data/sample/judgments.csv --events data/sample/events.jsonl
+	$(AISLE) stats --data-dir $(DEMO_DIR)
+	$(AISLE) search --data-dir $(DEMO_DIR) --locale en -k 5 -q "black running shoes"
+	$(AISLE) search --data-dir $(DEMO_DIR) --locale es -k 5 -q "cafetera kaffeo"
+	$(AISLE) search --data-dir $(DEMO_DIR) --locale ja -k 5 -q "ワイヤレスイヤホン"
+
+fuzz: deps
+	bash scripts/fuzz.sh $(FUZZ_SECONDS)
+
+bench: build
+	$(BUILD)/bench/io_bench --benchmark_min_time=0.5
+	$(AISLE) bench ingest --file $(HOMEDEPOT) --kind judgments --repeat 3 --out $(BUILD)/bench-ingest-homedepot.json
+
+clean:
+	rm -rf $(BUILD) build-fuzz $(DEMO_DIR)

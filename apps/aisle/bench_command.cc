@@ -1,0 +1,152 @@
+// aisle bench ingest: ingest throughput of one file into a fresh store, repeated, next to the
+// throughput of reading the same file without storing it (the readers' share of the cost).
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <memory>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "aisle/core/errors.h"
+#include "aisle/store/ingest.h"
+#include "commands.h"
+
+namespace aisle::cli {
+
+namespace {
+
+struct BenchArgs {
+  std::string file;
+  std::string kind = "catalog";
+  std::string format = "auto";
+  std::string work_dir;
+  std::string out;
+  int repeat = 3;
+  std::size_t batch_size = store::IngestOptions().batch_size;
+};
+
+Result<io::RecordKind> parse_kind(const std::string& kind) {
+  if (kind == "catalog") return io::RecordKind::kProducts;
+  if (kind == "judgments") return io::RecordKind::kJudgments;
+  if (kind == "events") return io::RecordKind::kEvents;
+  return Status::bad_input(errors::expected_found("catalog, judgments or events", errors::quote(kind)),
+                           {"", 0, "kind"});
+}
+
+template <typename Record>
+Result<std::int64_t> count_records(Result<std::unique_ptr<io::RecordReader<Record>>> reader) {
+  AISLE_RETURN_IF_ERROR(reader);
+  Record record;
+  std::int64_t rows = 0;
+  while (true) {
+    AISLE_ASSIGN_OR_RETURN(bool found, (*reader)->next(&record));
+    if (!found) return rows;
+    ++rows;
+  }
+}
+
+// Reads every record of `file` without storing them; returns the row count.
+Result<std::int64_t> read_only(const std::string& file, const io::ReaderOptions& options, io::RecordKind kind) {
+  AISLE_ASSIGN_OR_RETURN(auto source, io::open_file(file));
+  switch (kind) {
+    case io::RecordKind::kProducts: return count_records(io::open_product_reader(std::move(source), options));
+    case io::RecordKind::kJudgments: return count_records(io::open_judgment_reader(std::move(source), options));
+    case io::RecordKind::kEvents: return count_records(io::open_event_reader(std::move(source), options));
+  }
+  return Status::internal("unknown record kind");
+}
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+Status run_bench(const Context& context, const BenchArgs& args) {
+  if (!std::filesystem::exists(args.file)) {
+    return Status::not_found(
+        "the benchmark input is missing (evaluation data lives in ../shared/data; see its README)", {args.file});
+  }
+  AISLE_ASSIGN_OR_RETURN(io::RecordKind kind, parse_kind(args.kind));
+  store::IngestOptions options;
+  options.kind = kind;
+  options.batch_size = args.batch_size;
+  AISLE_ASSIGN_OR_RETURN(options.reader.format, io::parse_format(args.format));
+  if (options.reader.format == io::Format::kAuto) {
+    AISLE_ASSIGN_OR_RETURN(options.reader.format, io::detect_format(args.file, kind, options.reader.text));
+  }
+  std::filesystem::path work = args.work_dir.empty() ? std::filesystem::temp_directory_path() : std::filesystem::path(args.work_dir);
+  work /= fmt::format("aisle-bench-{}", ::getpid());
+  std::uint64_t file_bytes = std::filesystem::file_size(args.file);
+
+  std::vector<double> ingest_rates, read_rates;
+  std::int64_t rows = 0;
+  std::uint64_t db_bytes = 0;
+  for (int round = 0; round < args.repeat; ++round) {
+    auto start = std::chrono::steady_clock::now();
+    AISLE_ASSIGN_OR_RETURN(std::int64_t read_rows, read_only(args.file, options.reader, kind));
+    double read_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    read_rates.push_back(static_cast<double>(read_rows) / read_seconds);
+
+    std::filesystem::remove_all(work);
+    store::IngestReport report;
+    {
+      AISLE_ASSIGN_OR_RETURN(auto store, store::Store::open(work));
+      AISLE_RETURN_IF_ERROR(store::ingest_file(*store, context, args.file, options, &report));
+    }
+    rows = report.rows_written;
+    ingest_rates.push_back(static_cast<double>(report.rows_read) / report.seconds);
+    db_bytes = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(work)) db_bytes += entry.file_size();
+    std::filesystem::remove_all(work);
+    context.logger().info("round {}: ingest {:.0f} rows/s, read only {:.0f} rows/s", round + 1,
+                          ingest_rates.back(), read_rates.back());
+  }
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  double ingest = median(ingest_rates);
+  nlohmann::json report = {
+      {"bench", "ingest"},
+      {"config", {{"file", args.file}, {"kind", args.kind}, {"format", io::format_name(options.reader.format)},
+                  {"batch_size", args.batch_size}, {"repeat", args.repeat}, {"synchronous", "FULL"}, {"journal", "WAL"}}},
+      {"results", {{"rows", rows},
+                   {"file_bytes", file_bytes},
+                   {"ingest_rows_per_s_median", ingest},
+                   {"ingest_rows_per_s_min", *std::min_element(ingest_rates.begin(), ingest_rates.end())},
+                   {"ingest_rows_per_s_max", *std::max_element(ingest_rates.begin(), ingest_rates.end())},
+                   {"ingest_mb_per_s_median", ingest * static_cast<double>(file_bytes) / static_cast<double>(std::max<std::int64_t>(rows, 1)) / 1e6},
+                   {"read_only_rows_per_s_median", median(read_rates)},
+                   {"store_bytes", db_bytes},
+                   {"peak_rss_mb", static_cast<double>(usage.ru_maxrss) / 1024.0}}},
+      {"peers", nlohmann::json::object()}};
+  std::string text = report.dump(2);
+  fmt::print("{}\n", text);
+  if (!args.out.empty()) {
+    std::ofstream out(args.out);
+    out << text << '\n';
+    if (!out) return Status::io_error("cannot write the report", {args.out});
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Command add_bench(CLI::App& app) {
+  CLI::App* ingest = app.add_subcommand("ingest", "Ingest throughput of one file (fresh store per round)");
+  app.require_subcommand(1);
+  auto args = std::make_shared<BenchArgs>();
+  ingest->add_option("--file", args->file, "Input file")->required();
+  ingest->add_option("--kind", args->kind, "catalog, judgments or events")->capture_default_str();
+  ingest->add_option("--format", args->format, "Input layout (see aisle ingest)")->capture_default_str();
+  ingest->add_option("--repeat", args->repeat, "Rounds")->capture_default_str()->check(CLI::Range(1, 100));
+  ingest->add_option("--batch-size", args->batch_size, "Rows per transaction")->capture_default_str();
+  ingest->add_option("--work-dir", args->work_dir, "Where the temporary stores go (default: the temp dir)");
+  ingest->add_option("--out", args->out, "Write the JSON report here too");
+  return [args](const Context& context) { return run_bench(context, *args); };
+}
+
+}  // namespace aisle::cli
