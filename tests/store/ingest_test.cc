@@ -109,7 +109,8 @@ TEST_F(IngestTest, DuplicateCatalogIdsAreBadInput) {
   EXPECT_EQ(stats().products, 2);
 }
 
-TEST_F(IngestTest, FileLevelErrors) {
+TEST_F(IngestTest, FileLevelErrorsKeepTheStore) {
+  ASSERT_TRUE(ingest(test_data("catalog_small.jsonl"), io::RecordKind::kProducts).is_ok());
   auto empty = dir_.write("empty.jsonl", "");
   EXPECT_EQ(ingest(empty, io::RecordKind::kProducts).to_string(),
             empty.string() + ": expected at least one record, found an empty file");
@@ -122,7 +123,14 @@ TEST_F(IngestTest, FileLevelErrors) {
   wrong_kind.reader.format = io::Format::kHomeDepot;
   EXPECT_EQ(ingest(test_data("homedepot_small.csv"), io::RecordKind::kProducts, wrong_kind).code(),
             StatusCode::kBadInput);
-  EXPECT_EQ(stats().products, 0);
+  auto truncated = dir_.write("truncated.csv", "id,product_uid,product_title,search_term,relevance\n1,100,\"Ham");
+  EXPECT_EQ(ingest(truncated, io::RecordKind::kJudgments).where().to_string(), truncated.string() + ":2:product_title");
+  auto huge = dir_.write("huge.jsonl", "{\"id\": \"Z\", \"title\": \"" + std::string(10 << 20, 'x') + "\"}\n");
+  EXPECT_EQ(ingest(huge, io::RecordKind::kProducts).where().to_string(), huge.string() + ":1:title");
+  StoreStats after = stats();
+  EXPECT_EQ(after.products, 3);
+  EXPECT_EQ(after.judgments, 0);
+  EXPECT_TRUE(store_->find_product("es", "P1")->has_value());
 }
 
 TEST_F(IngestTest, ReportsEachCommittedBatch) {
