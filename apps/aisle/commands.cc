@@ -77,9 +77,9 @@ Status run_ingest(const Context& context, const IngestArgs& args) {
       store::IngestReport report;
       Status status = store::ingest_file(*store, context, file, options, &report);
       double rate = report.seconds > 0 ? static_cast<double>(report.rows_read) / report.seconds : 0;
-      say("{} {} ({}): {} rows stored in {} batches, {} bad rows skipped, {:.2f} s ({:.0f} rows/s){}{}",
+      say("{} {} ({}): {} rows stored in {} batch(es), {} bad rows skipped, {:.2f} s ({:.0f} rows/s){}{}",
           io::record_kind_name(kind), file, io::format_name(report.format), report.rows_written,
-          report.batches, status.is_ok() ? report.bad_rows : report.bad_rows - 1, report.seconds, rate,
+          report.batches, report.skipped_rows, report.seconds, rate,
           report.duplicate_judgments ? fmt::format(", {} repeated pairs (last kept)", report.duplicate_judgments) : "",
           report.utf8_replacements ? fmt::format(", {} invalid UTF-8 sequences replaced", report.utf8_replacements) : "");
       if (!status.is_ok()) return status;

@@ -88,6 +88,7 @@ Status run_ingest(Store& store, const Context& context, io::RecordReader<Record>
         AISLE_RETURN_IF_ERROR(flush());
         return bad;
       }
+      ++report->skipped_rows;
       context.logger().warn("skipped bad row: {}", bad.to_string());
       continue;
     }

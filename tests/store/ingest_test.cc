@@ -92,6 +92,7 @@ TEST_F(IngestTest, MaxErrorsSkipsAndReportsBadRows) {
   ASSERT_TRUE(ingest(file, io::RecordKind::kJudgments, options).is_ok());
   EXPECT_EQ(report_.rows_written, 2);
   EXPECT_EQ(report_.bad_rows, 2);
+  EXPECT_EQ(report_.skipped_rows, 2);
   ASSERT_EQ(report_.errors.size(), 2u);
   EXPECT_EQ(report_.errors[0].to_string(), file.string() + ":3: expected 5 fields (as in the header), found 3");
   EXPECT_EQ(report_.errors[1].to_string(), file.string() + ":4:relevance: expected a finite number, found \"high\"");

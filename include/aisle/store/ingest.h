@@ -48,7 +48,8 @@ struct IngestReport {
   std::int64_t rows_read = 0;     // good rows read
   std::int64_t rows_written = 0;  // rows committed
   std::int64_t batches = 0;
-  std::int64_t bad_rows = 0;
+  std::int64_t bad_rows = 0;      // bad rows seen, the one that stopped the ingest included
+  std::int64_t skipped_rows = 0;  // bad rows skipped under max_errors
   std::int64_t duplicate_judgments = 0;  // same (query, product) again in this file: last wins
   std::size_t utf8_replacements = 0;
   double seconds = 0.0;
