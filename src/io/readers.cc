@@ -271,7 +271,11 @@ class MappedCsvReader : public RecordReader<Record> {
  public:
   MappedCsvReader(std::unique_ptr<CsvReader> csv, MappedColumns columns,
                   const ReaderOptions& options, Format format)
-      : csv_(std::move(csv)), columns_(std::move(columns)), options_(options), format_(format) {}
+      : csv_(std::move(csv)),
+        columns_(std::move(columns)),
+        mapping_(options.mapping ? *options.mapping : CsvMapping::preset(format)),
+        options_(options),
+        format_(format) {}
 
   Result<bool> next(Record* out) override {
     AISLE_ASSIGN_OR_RETURN(bool found, csv_->next(&record_));
@@ -321,22 +325,16 @@ class MappedCsvReader : public RecordReader<Record> {
 
  private:
   std::string role_column(std::string_view role) const {
-    const CsvMapping& mapping = mapping_in_use();
-    auto found = mapping.columns.find(std::string(role));
-    return found == mapping.columns.end() ? std::string(role) : found->second;
-  }
-  const CsvMapping& mapping_in_use() const {
-    if (options_.mapping) return *options_.mapping;
-    if (!preset_) preset_ = CsvMapping::preset(format_);
-    return *preset_;
+    auto found = mapping_.columns.find(std::string(role));
+    return found == mapping_.columns.end() ? std::string(role) : found->second;
   }
 
   std::unique_ptr<CsvReader> csv_;
   MappedColumns columns_;
+  CsvMapping mapping_;
   ReaderOptions options_;
   Format format_;
   CsvRecord record_;
-  mutable std::optional<CsvMapping> preset_;
 };
 
 class MappedProductReader final : public MappedCsvReader<ProductRecord> {
