@@ -25,17 +25,22 @@ TextOptions options_from(std::uint8_t flags) {
   return text;
 }
 
-template <typename Record>
-void drain(Result<std::unique_ptr<RecordReader<Record>>> reader, std::size_t size) {
-  if (!reader.is_ok()) return;
+// Reads until the end; `reader` is a CsvReader or a RecordReader (anything with next(Record*)).
+template <typename Record, typename Reader>
+void drain(Reader& reader, std::size_t size) {
   Record record;
   // Each call consumes at least one line, so the loop ends; the bound catches a regression.
   for (std::size_t calls = 0; calls <= size + 2; ++calls) {
-    Result<bool> next = (*reader)->next(&record);
+    Result<bool> next = reader.next(&record);
     if (next.is_ok() && !*next) return;
     if (!next.is_ok() && next.status().code() != StatusCode::kBadInput) return;
   }
   __builtin_trap();
+}
+
+template <typename Record>
+void drain_opened(Result<std::unique_ptr<RecordReader<Record>>> reader, std::size_t size) {
+  if (reader.is_ok()) drain<Record>(**reader, size);
 }
 
 }  // namespace
@@ -51,14 +56,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     CsvOptions csv_options;
     csv_options.text = options.text;
     auto csv = CsvReader::open(memory_source("fuzz.csv", bytes), csv_options);
-    if (!csv.is_ok()) return 0;
-    CsvRecord record;
-    for (std::size_t calls = 0; calls <= size + 2; ++calls) {
-      Result<bool> next = (*csv)->next(&record);
-      if (next.is_ok() && !*next) return 0;
-      if (!next.is_ok() && next.status().code() != StatusCode::kBadInput) return 0;
-    }
-    __builtin_trap();
+    if (csv.is_ok()) drain<CsvRecord>(**csv, size);
+    return 0;
   }
   options.format = parse_format(format_name).value();
   if (options.format == Format::kCatalogCsv || options.format == Format::kJudgmentsCsv) {
@@ -69,9 +68,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   auto source = memory_source("fuzz", bytes);
   switch (format_kind(options.format)) {
-    case RecordKind::kProducts: drain(open_product_reader(std::move(source), options), size); break;
-    case RecordKind::kJudgments: drain(open_judgment_reader(std::move(source), options), size); break;
-    case RecordKind::kEvents: drain(open_event_reader(std::move(source), options), size); break;
+    case RecordKind::kProducts: drain_opened(open_product_reader(std::move(source), options), size); break;
+    case RecordKind::kJudgments: drain_opened(open_judgment_reader(std::move(source), options), size); break;
+    case RecordKind::kEvents: drain_opened(open_event_reader(std::move(source), options), size); break;
   }
   return 0;
 }
