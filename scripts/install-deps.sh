@@ -11,6 +11,10 @@ packages=(
   clang libclang-rt-14-dev
   # core, io, store, CLI
   libsqlite3-dev sqlite3 nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
+  # text: Unicode (ICU), Snowball stemmers, MeCab + IPA dictionary (Japanese), postings compression
+  libicu-dev libstemmer-dev libmecab-dev mecab-ipadic-utf8 libstreamvbyte-dev
+  # peers measured side by side in evaluations and benchmarks
+  libxapian-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
 )
