@@ -1,0 +1,154 @@
+// DocTable: the per-document columns of an index — product ids, external ids, locale, brand,
+// color and category (dictionary-coded), price, prior and the live flag — and the filters and
+// facets computed from them. Global document numbers index it; segments cover ranges of them.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "aisle/core/ids.h"
+#include "aisle/core/status.h"
+#include "aisle/text/inverted_index.h"
+
+namespace aisle::text {
+
+// Strings coded as dense ids: `key` is the normalized form used for lookups, `display` the
+// first spelling seen.
+class Dictionary {
+ public:
+  std::uint32_t intern(const std::string& key, const std::string& display);
+  std::optional<std::uint32_t> find(const std::string& key) const;
+  std::size_t size() const { return keys_.size(); }
+  const std::string& key(std::uint32_t id) const { return keys_[id]; }
+  const std::string& display(std::uint32_t id) const { return displays_[id]; }
+
+ private:
+  std::vector<std::string> keys_;
+  std::vector<std::string> displays_;
+  std::unordered_map<std::string, std::uint32_t> ids_;
+};
+
+inline constexpr std::uint32_t kNoValue = 0xffffffffu;
+
+struct DocRow {
+  std::uint32_t product = kNoValue;  // ProductId value
+  std::uint32_t brand = kNoValue;
+  std::uint32_t color = kNoValue;
+  std::uint32_t category = kNoValue;  // the node of the full path
+  std::uint16_t locale = 0;
+  std::uint8_t live = 1;
+  std::uint8_t padding = 0;
+  float price = std::nanf("");
+  float prior = 0.0f;
+};
+static_assert(sizeof(DocRow) == 28);
+
+class DocTable;
+
+// A Filter resolved against a DocTable's dictionaries, checked per document in O(1).
+class CompiledFilter {
+ public:
+  bool empty() const { return empty_; }
+  bool accepts(const DocRow& row) const;
+
+ private:
+  friend class DocTable;
+  bool empty_ = true;
+  bool impossible_ = false;  // a named value that no document has
+  std::vector<bool> locales_, brands_, colors_, categories_;
+  std::optional<double> min_price_, max_price_;
+};
+
+class DocTable {
+ public:
+  // Appends a row; returns its document number. `brand_key`, `color_key`: normalized.
+  std::uint32_t add(const Document& document, const std::string& brand_key, const std::string& color_key,
+                    const std::vector<std::string>& category_keys, float prior);
+  std::size_t size() const { return rows_.size(); }
+  const DocRow& row(std::uint32_t doc) const { return rows_[doc]; }
+  const std::string& external_id(std::uint32_t doc) const { return external_ids_[doc]; }
+  const std::string& locale(std::uint32_t doc) const { return locales_.key(rows_[doc].locale); }
+  bool live(std::uint32_t doc) const { return rows_[doc].live != 0; }
+  std::int64_t live_count() const { return live_count_; }
+  // The live document of a product, or kNoValue.
+  std::uint32_t find(ProductId product) const;
+  void kill(std::uint32_t doc);
+  // An upper bound of the prior over documents [block*128, block*128+128).
+  float prior_block_max(std::uint32_t doc) const { return prior_block_max_[doc >> 7]; }
+  float prior_max() const { return prior_max_; }
+
+  // `normalize` turns user input into dictionary keys, `normalize_path` a category path
+  // ("Shoes > Running", "shoes>running") into a category key.
+  template <typename Normalize, typename NormalizePath>
+  CompiledFilter compile(const Filter& filter, Normalize&& normalize, NormalizePath&& normalize_path) const;
+
+  // Facet counts over `matched_docs`.
+  std::map<std::string, std::vector<FacetValue>> facets(std::span<const std::uint32_t> matched_docs,
+                                                        int max_values) const;
+
+  // The table without dead rows; `remap[old]` is the new number or kNoValue.
+  DocTable compacted(std::vector<std::uint32_t>* remap) const;
+
+  std::vector<std::uint8_t> serialize() const;
+  static Result<DocTable> parse(std::span<const std::uint8_t> bytes, const std::string& name);
+
+ private:
+  void index_row(std::uint32_t doc);
+
+  std::vector<DocRow> rows_;
+  std::vector<std::string> external_ids_;
+  Dictionary locales_, brands_, colors_, categories_;
+  std::vector<std::uint32_t> category_parents_;  // per category node; kNoValue at the root
+  std::unordered_map<std::uint32_t, std::uint32_t> by_product_;
+  std::vector<float> prior_block_max_;
+  float prior_max_ = 0.0f;
+  std::int64_t live_count_ = 0;
+};
+
+template <typename Normalize, typename NormalizePath>
+CompiledFilter DocTable::compile(const Filter& filter, Normalize&& normalize,
+                                 NormalizePath&& normalize_path) const {
+  CompiledFilter compiled;
+  compiled.empty_ = filter.empty();
+  if (compiled.empty_) return compiled;
+  auto resolve = [&](const std::vector<std::string>& values, const Dictionary& dictionary,
+                     std::vector<bool>* bits, bool normalized) {
+    if (values.empty()) return;
+    bits->assign(dictionary.size(), false);
+    bool any = false;
+    for (const std::string& value : values) {
+      auto id = dictionary.find(normalized ? normalize(value) : value);
+      if (id) {
+        (*bits)[*id] = true;
+        any = true;
+      }
+    }
+    if (!any) compiled.impossible_ = true;
+  };
+  resolve(filter.locales, locales_, &compiled.locales_, false);
+  resolve(filter.brands, brands_, &compiled.brands_, true);
+  resolve(filter.colors, colors_, &compiled.colors_, true);
+  if (!filter.categories.empty()) {
+    std::vector<bool> chosen;
+    std::vector<std::string> keys;
+    for (const std::string& path : filter.categories) keys.push_back(normalize_path(path));
+    resolve(keys, categories_, &chosen, false);
+    // A node passes when it or an ancestor was chosen; parents precede children.
+    compiled.categories_.assign(categories_.size(), false);
+    for (std::uint32_t node = 0; node < categories_.size(); ++node) {
+      std::uint32_t parent = category_parents_[node];
+      compiled.categories_[node] = chosen[node] || (parent != kNoValue && compiled.categories_[parent]);
+    }
+  }
+  compiled.min_price_ = filter.min_price;
+  compiled.max_price_ = filter.max_price;
+  return compiled;
+}
+
+}  // namespace aisle::text

@@ -1,0 +1,33 @@
+// Files for the index: read-only memory maps and crash-safe whole-file writes.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "aisle/core/status.h"
+
+namespace aisle::text {
+
+// Bytes an index part lives in: an owned buffer (built in memory) or a read-only mmap.
+class Bytes {
+ public:
+  virtual ~Bytes() = default;
+  virtual std::span<const std::uint8_t> data() const = 0;
+};
+
+std::shared_ptr<const Bytes> owned_bytes(std::vector<std::uint8_t> buffer);
+// Maps `path` read-only. kNotFound / kIoError naming the file.
+Result<std::shared_ptr<const Bytes>> map_file(const std::filesystem::path& path);
+
+// Writes `data` to `path` through `path`.tmp: write, fsync, rename, fsync the directory. A
+// crash leaves either the old file or the new one.
+Status write_file_atomically(const std::filesystem::path& path, std::span<const std::uint8_t> data);
+
+// A fast 64-bit checksum (FNV-1a over 8-byte words) for detecting damaged files.
+std::uint64_t checksum64(std::span<const std::uint8_t> data);
+
+}  // namespace aisle::text

@@ -1,0 +1,279 @@
+#include "segment.h"
+
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+
+#include <streamvbyte.h>
+#include <streamvbytedelta.h>
+
+#include "aisle/core/check.h"
+
+namespace aisle::text {
+namespace {
+
+constexpr char kMagic[8] = {'A', 'I', 'S', 'L', 'E', 'S', 'E', 'G'};
+constexpr std::uint32_t kSegmentVersion = 1;
+constexpr std::size_t kPadding = 16;  // stream-vbyte's vector decoder may read past the end
+
+template <typename T>
+void append(std::vector<std::uint8_t>* out, const T& value) {
+  const auto* bytes = reinterpret_cast<const std::uint8_t*>(&value);
+  out->insert(out->end(), bytes, bytes + sizeof(T));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Segment>> Segment::load(std::shared_ptr<const Bytes> bytes, const std::string& name) {
+  std::span<const std::uint8_t> data = bytes->data();
+  auto corrupt = [&](const std::string& what) {
+    return Status::corruption("index segment " + name + ": " + what);
+  };
+  if (data.size() < sizeof(SegmentHeader)) return corrupt("shorter than its header");
+  if (reinterpret_cast<std::uintptr_t>(data.data()) % alignof(SegmentHeader) != 0) {
+    return corrupt("misaligned buffer");
+  }
+  const auto* header = reinterpret_cast<const SegmentHeader*>(data.data());
+  if (std::memcmp(header->magic, kMagic, sizeof(kMagic)) != 0) return corrupt("not an Aisle segment (bad magic)");
+  if (header->version != kSegmentVersion) {
+    return corrupt("format version " + std::to_string(header->version) + ", expected " +
+                   std::to_string(kSegmentVersion));
+  }
+  if (header->total_bytes != data.size()) {
+    return corrupt("size " + std::to_string(data.size()) + " bytes, header says " +
+                   std::to_string(header->total_bytes) + " (truncated?)");
+  }
+  const std::uint64_t size = data.size();
+  if (header->terms_offset + std::uint64_t{header->num_terms} * sizeof(TermEntry) > header->strings_offset ||
+      header->strings_offset > header->blocks_offset ||
+      header->blocks_offset + header->num_blocks * sizeof(BlockEntry) > header->postings_offset ||
+      header->postings_offset + kPadding > size || header->terms_offset % 8 != 0 ||
+      header->blocks_offset % 4 != 0) {
+    return corrupt("section offsets out of bounds");
+  }
+  if (checksum64(data.subspan(sizeof(SegmentHeader))) != header->checksum) return corrupt("checksum mismatch");
+  auto segment = std::unique_ptr<Segment>(new Segment());
+  segment->header_ = header;
+  segment->terms_ = reinterpret_cast<const TermEntry*>(data.data() + header->terms_offset);
+  segment->strings_ = reinterpret_cast<const char*>(data.data() + header->strings_offset);
+  segment->blocks_ = reinterpret_cast<const BlockEntry*>(data.data() + header->blocks_offset);
+  segment->postings_ = data.data() + header->postings_offset;
+  // Every term and block must point inside the file: checked once here so that searches never
+  // read out of bounds, even on a file that was damaged but kept its checksum.
+  const std::uint64_t strings_bytes = header->blocks_offset - header->strings_offset;
+  const std::uint64_t postings_bytes = size - kPadding - header->postings_offset;
+  for (std::uint32_t i = 0; i < header->num_terms; ++i) {
+    const TermEntry& term = segment->terms_[i];
+    if (term.string_offset + term.string_length > strings_bytes ||
+        std::uint64_t{term.first_block} + term.num_blocks > header->num_blocks || term.num_blocks == 0) {
+      return corrupt("term " + std::to_string(i) + " points outside the file");
+    }
+  }
+  for (std::uint64_t i = 0; i < header->num_blocks; ++i) {
+    const BlockEntry& block = segment->blocks_[i];
+    const std::uint64_t count = std::uint64_t{block.count_minus_one} + 1;
+    if (block.data_offset + block.encoded_bytes + 2 * count > postings_bytes || block.last_doc >= header->num_docs) {
+      return corrupt("block " + std::to_string(i) + " points outside the file");
+    }
+  }
+  segment->bytes_ = std::move(bytes);
+  return segment;
+}
+
+std::uint64_t Segment::postings_bytes() const {
+  return header_->total_bytes - header_->blocks_offset;
+}
+
+std::string_view Segment::term_string(std::uint32_t index) const {
+  const TermEntry& entry = terms_[index];
+  return {strings_ + entry.string_offset, entry.string_length};
+}
+
+const TermEntry* Segment::find(std::string_view term) const {
+  std::uint32_t lo = 0;
+  std::uint32_t hi = header_->num_terms;
+  while (lo < hi) {
+    std::uint32_t middle = lo + (hi - lo) / 2;
+    if (term_string(middle) < term) {
+      lo = middle + 1;
+    } else {
+      hi = middle;
+    }
+  }
+  return lo < header_->num_terms && term_string(lo) == term ? &terms_[lo] : nullptr;
+}
+
+std::uint32_t SegmentBuilder::term_id(const std::string& term) {
+  auto [it, inserted] = ids_.try_emplace(term, static_cast<std::uint32_t>(strings_.size()));
+  if (inserted) strings_.push_back(term);
+  return it->second;
+}
+
+std::uint32_t SegmentBuilder::term_id(std::string_view term) { return term_id(std::string(term)); }
+
+void SegmentBuilder::add(std::uint32_t term, std::uint32_t doc, std::uint8_t impact, std::uint8_t field_mask) {
+  postings_.push_back(Posting{term, doc, impact, field_mask});
+}
+
+std::vector<std::uint8_t> SegmentBuilder::finish(std::uint32_t num_docs) {
+  const auto num_terms = static_cast<std::uint32_t>(strings_.size());
+  // Terms in byte order; rank[old id] is the new id.
+  std::vector<std::uint32_t> order(num_terms);
+  std::iota(order.begin(), order.end(), 0u);
+  std::sort(order.begin(), order.end(),
+            [&](std::uint32_t a, std::uint32_t b) { return strings_[a] < strings_[b]; });
+  std::vector<std::uint32_t> rank(num_terms);
+  for (std::uint32_t i = 0; i < num_terms; ++i) rank[order[i]] = i;
+
+  // Counting sort of the postings by term; stable, so each term's documents stay ascending.
+  std::vector<std::uint64_t> starts(std::size_t{num_terms} + 1, 0);
+  for (const Posting& posting : postings_) ++starts[rank[posting.term] + 1];
+  for (std::uint32_t i = 0; i < num_terms; ++i) starts[i + 1] += starts[i];
+  std::vector<std::uint32_t> docs(postings_.size());
+  std::vector<std::uint8_t> impacts(postings_.size());
+  std::vector<std::uint8_t> masks(postings_.size());
+  {
+    std::vector<std::uint64_t> fill(starts.begin(), starts.end() - 1);
+    for (const Posting& posting : postings_) {
+      std::uint64_t at = fill[rank[posting.term]]++;
+      docs[at] = posting.doc;
+      impacts[at] = posting.impact;
+      masks[at] = posting.field_mask;
+    }
+  }
+  postings_.clear();
+  postings_.shrink_to_fit();
+
+  std::vector<TermEntry> terms;
+  terms.reserve(num_terms);
+  std::vector<BlockEntry> blocks;
+  std::vector<std::uint8_t> data;
+  std::string strings;
+  std::vector<std::uint8_t> encoded(streamvbyte_max_compressedbytes(kBlockSize));
+  for (std::uint32_t t = 0; t < num_terms; ++t) {
+    // Terms whose every posting was dropped (a merge of deleted documents) are left out.
+    if (starts[t] == starts[t + 1]) continue;
+    const std::string& text = strings_[order[t]];
+    TermEntry& entry = terms.emplace_back();
+    std::memset(&entry, 0, sizeof(entry));
+    entry.string_offset = strings.size();
+    entry.string_length = static_cast<std::uint32_t>(text.size());
+    strings += text;
+    const std::uint64_t begin = starts[t];
+    const std::uint64_t end = starts[t + 1];
+    entry.df = static_cast<std::uint32_t>(end - begin);
+    entry.first_block = static_cast<std::uint32_t>(blocks.size());
+    std::uint32_t previous = 0;
+    for (std::uint64_t at = begin; at < end; at += kBlockSize) {
+      const auto count = static_cast<std::uint32_t>(std::min<std::uint64_t>(kBlockSize, end - at));
+      BlockEntry block{};
+      block.last_doc = docs[at + count - 1];
+      block.data_offset = static_cast<std::uint32_t>(data.size());
+      block.count_minus_one = static_cast<std::uint8_t>(count - 1);
+      std::size_t bytes = streamvbyte_delta_encode(&docs[at], count, encoded.data(), previous);
+      block.encoded_bytes = static_cast<std::uint16_t>(bytes);
+      data.insert(data.end(), encoded.begin(), encoded.begin() + static_cast<std::ptrdiff_t>(bytes));
+      data.insert(data.end(), impacts.begin() + static_cast<std::ptrdiff_t>(at),
+                  impacts.begin() + static_cast<std::ptrdiff_t>(at + count));
+      data.insert(data.end(), masks.begin() + static_cast<std::ptrdiff_t>(at),
+                  masks.begin() + static_cast<std::ptrdiff_t>(at + count));
+      block.max_impact = *std::max_element(impacts.begin() + static_cast<std::ptrdiff_t>(at),
+                                           impacts.begin() + static_cast<std::ptrdiff_t>(at + count));
+      entry.max_impact = std::max(entry.max_impact, block.max_impact);
+      previous = block.last_doc;
+      blocks.push_back(block);
+      ++entry.num_blocks;
+    }
+  }
+
+  SegmentHeader header{};
+  std::memcpy(header.magic, kMagic, sizeof(kMagic));
+  header.version = kSegmentVersion;
+  header.num_docs = num_docs;
+  header.num_terms = static_cast<std::uint32_t>(terms.size());
+  header.num_postings = docs.size();
+  header.num_blocks = blocks.size();
+  header.terms_offset = sizeof(SegmentHeader);
+  header.strings_offset = header.terms_offset + terms.size() * sizeof(TermEntry);
+  header.blocks_offset = (header.strings_offset + strings.size() + 7) / 8 * 8;
+  header.postings_offset = header.blocks_offset + blocks.size() * sizeof(BlockEntry);
+  header.total_bytes = header.postings_offset + data.size() + kPadding;
+
+  std::vector<std::uint8_t> out;
+  out.reserve(header.total_bytes);
+  append(&out, header);
+  for (const TermEntry& entry : terms) append(&out, entry);
+  out.insert(out.end(), strings.begin(), strings.end());
+  out.resize(header.blocks_offset, 0);
+  for (const BlockEntry& block : blocks) append(&out, block);
+  out.insert(out.end(), data.begin(), data.end());
+  out.resize(header.total_bytes, 0);
+  std::uint64_t checksum = checksum64(std::span<const std::uint8_t>(out).subspan(sizeof(SegmentHeader)));
+  std::memcpy(out.data() + offsetof(SegmentHeader, checksum), &checksum, sizeof(checksum));
+  strings_.clear();
+  ids_.clear();
+  return out;
+}
+
+PostingCursor::PostingCursor(const Segment& segment, const TermEntry& term)
+    : blocks_(segment.blocks() + term.first_block),
+      postings_(segment.postings()),
+      num_blocks_(term.num_blocks),
+      max_impact_(term.max_impact) {
+  decode(0);
+}
+
+void PostingCursor::decode(std::uint32_t block) {
+  block_ = block;
+  if (block >= num_blocks_) {
+    doc_ = kEndOfList;
+    count_ = 0;
+    position_ = 0;
+    return;
+  }
+  const BlockEntry& entry = blocks_[block];
+  const std::uint32_t previous = block == 0 ? 0 : blocks_[block - 1].last_doc;
+  count_ = std::uint32_t{entry.count_minus_one} + 1;
+  const std::uint8_t* data = postings_ + entry.data_offset;
+  streamvbyte_delta_decode(data, docs_, count_, previous);
+  impacts_ = data + entry.encoded_bytes;
+  masks_ = impacts_ + count_;
+  position_ = 0;
+  doc_ = docs_[0];
+  if (shallow_ < block) shallow_ = block;
+}
+
+void PostingCursor::next() {
+  if (++position_ < count_) {
+    doc_ = docs_[position_];
+  } else {
+    decode(block_ + 1);
+  }
+}
+
+void PostingCursor::next_geq(std::uint32_t target) {
+  if (doc_ >= target) return;
+  if (blocks_[block_].last_doc < target) {
+    std::uint32_t block = block_ + 1;
+    while (block < num_blocks_ && blocks_[block].last_doc < target) ++block;
+    decode(block);
+    if (doc_ == kEndOfList) return;
+  }
+  while (docs_[position_] < target) ++position_;
+  doc_ = docs_[position_];
+}
+
+void PostingCursor::shallow(std::uint32_t target) {
+  if (shallow_ < block_) shallow_ = block_;
+  while (shallow_ < num_blocks_ && blocks_[shallow_].last_doc < target) ++shallow_;
+}
+
+std::uint8_t PostingCursor::shallow_block_max() const {
+  return shallow_ < num_blocks_ ? blocks_[shallow_].max_impact : 0;
+}
+
+std::uint32_t PostingCursor::shallow_block_last() const {
+  return shallow_ < num_blocks_ ? blocks_[shallow_].last_doc : kEndOfList;
+}
+
+}  // namespace aisle::text

@@ -1,0 +1,313 @@
+#include "aisle/text/inverted_index.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "test_util.h"
+
+namespace aisle::text {
+namespace {
+
+using ::testing::ElementsAre;
+
+Document product(std::uint32_t id, std::string title, std::string brand = "", std::string color = "",
+                 std::vector<std::string> category = {}, std::optional<double> price = std::nullopt,
+                 std::string locale = "en") {
+  Document document;
+  document.product = ProductId(id);
+  document.external_id = "p" + std::to_string(id);
+  document.locale = std::move(locale);
+  document.title = std::move(title);
+  document.brand = std::move(brand);
+  document.color = std::move(color);
+  document.category = std::move(category);
+  document.price = price;
+  return document;
+}
+
+std::vector<Document> small_catalog() {
+  return {
+      product(1, "Nike Air Zoom running shoes", "Nike", "Red", {"Shoes", "Running"}, 120),
+      product(2, "Adidas Ultraboost running shoe", "Adidas", "Black", {"Shoes", "Running"}, 180),
+      product(3, "Nike leather basketball shoes", "Nike", "White", {"Shoes", "Basketball"}, 95),
+      product(4, "Cordless drill 20V with 2 batteries", "DeWalt", "Yellow", {"Tools", "Drills"}, 149),
+      product(5, "Red wine glass set of 4", "Libbey", "Clear", {"Kitchen", "Glassware"}, 25),
+      product(6, "Zapatillas de correr rojas", "Nike", "Rojo", {"Calzado", "Correr"}, 110, "es"),
+  };
+}
+
+std::vector<std::string> ids(const SearchResult& result) {
+  std::vector<std::string> out;
+  for (const Hit& hit : result.hits) out.push_back(hit.external_id);
+  return out;
+}
+
+SearchResult search(const InvertedIndex& index, std::string_view query, SearchOptions options = {}) {
+  auto result = index.search(query, options);
+  EXPECT_TRUE(result.is_ok()) << result.status().to_string();
+  return result.is_ok() ? *result : SearchResult{};
+}
+
+TEST(InvertedIndexTest, RanksByBm25fWithFieldWeights) {
+  auto index = InvertedIndex::create();
+  auto catalog = small_catalog();
+  ASSERT_TRUE(index->upsert(catalog, Context::for_tests()).is_ok());
+  SearchResult result = search(*index, "nike running shoes");
+  ASSERT_GE(result.hits.size(), 3u);
+  EXPECT_EQ(result.hits[0].external_id, "p1");  // brand, title and category all match
+  EXPECT_EQ(index->stats().documents, 6);
+  // Terms are stemmed: "shoe" and "shoes" match the same documents.
+  EXPECT_EQ(ids(search(*index, "shoe")).size(), 3u);
+}
+
+TEST(InvertedIndexTest, FiltersByLocaleBrandColorCategoryAndPrice) {
+  auto index = InvertedIndex::create();
+  auto catalog = small_catalog();
+  ASSERT_TRUE(index->upsert(catalog, Context::for_tests()).is_ok());
+  SearchOptions options;
+  options.filter.brands = {"NIKE"};
+  EXPECT_THAT(ids(search(*index, "shoes", options)), ::testing::UnorderedElementsAre("p1", "p3"));
+  options = {};
+  options.filter.categories = {"shoes>running"};
+  EXPECT_THAT(ids(search(*index, "shoes", options)), ::testing::UnorderedElementsAre("p1", "p2"));
+  options = {};
+  options.filter.max_price = 100;
+  EXPECT_THAT(ids(search(*index, "shoes", options)), ElementsAre("p3"));
+  options = {};
+  options.filter.colors = {"purple"};  // no document has it
+  EXPECT_TRUE(search(*index, "shoes", options).hits.empty());
+  options = {};
+  options.locale = "es";
+  options.filter.locales = {"es"};
+  EXPECT_THAT(ids(search(*index, "zapatilla roja", options)), ElementsAre("p6"));
+}
+
+TEST(InvertedIndexTest, FacetsCountAllMatchesAfterFilters) {
+  auto index = InvertedIndex::create();
+  auto catalog = small_catalog();
+  ASSERT_TRUE(index->upsert(catalog, Context::for_tests()).is_ok());
+  SearchOptions options;
+  options.facets = true;
+  options.k = 1;
+  SearchResult result = search(*index, "shoes", options);
+  EXPECT_EQ(result.matched, 3);
+  ASSERT_FALSE(result.facets["brand"].empty());
+  EXPECT_EQ(result.facets["brand"][0].value, "Nike");
+  EXPECT_EQ(result.facets["brand"][0].count, 2);
+  // Every level of the category path is a facet value.
+  auto& categories = result.facets["category"];
+  EXPECT_EQ(categories[0].value, "Shoes");
+  EXPECT_EQ(categories[0].count, 3);
+  EXPECT_EQ(categories[1].value, "Shoes > Running");
+  EXPECT_EQ(categories[1].count, 2);
+  EXPECT_EQ(result.facets["price"].size(), 2u);  // 50-100 and 100-250
+}
+
+TEST(InvertedIndexTest, UpsertReplacesAndRemoveDeletesVisibleToNextSearch) {
+  auto index = InvertedIndex::create();
+  auto catalog = small_catalog();
+  ASSERT_TRUE(index->upsert(catalog, Context::for_tests()).is_ok());
+  std::vector<Document> change = {product(4, "Hammer drill 18V", "Makita", "Teal", {"Tools", "Drills"}, 99)};
+  ASSERT_TRUE(index->upsert(change, Context::for_tests()).is_ok());
+  EXPECT_THAT(ids(search(*index, "cordless")), ElementsAre());
+  EXPECT_THAT(ids(search(*index, "hammer drill")), ElementsAre("p4"));
+  std::vector<ProductId> gone = {ProductId(5), ProductId(99)};
+  EXPECT_EQ(index->remove(gone), 1);
+  EXPECT_TRUE(search(*index, "wine glass").hits.empty());
+  EXPECT_EQ(index->stats().documents, 5);
+  EXPECT_EQ(index->stats().deleted, 2);
+  index->compact();
+  EXPECT_EQ(index->stats().deleted, 0);
+  EXPECT_EQ(index->stats().segments, 1);
+  EXPECT_THAT(ids(search(*index, "hammer drill")), ElementsAre("p4"));
+}
+
+TEST(InvertedIndexTest, BadInputLeavesIndexUnchanged) {
+  auto index = InvertedIndex::create();
+  auto catalog = small_catalog();
+  ASSERT_TRUE(index->upsert(catalog, Context::for_tests()).is_ok());
+  std::vector<Document> bad = {product(10, "lamp"), product(10, "lamp again")};
+  Status status = index->upsert(bad, Context::for_tests());
+  EXPECT_EQ(status.code(), StatusCode::kBadInput);
+  std::vector<Document> unknown_locale = {product(11, "lamp", "", "", {}, std::nullopt, "xx")};
+  EXPECT_EQ(index->upsert(unknown_locale, Context::for_tests()).code(), StatusCode::kBadInput);
+  EXPECT_EQ(index->stats().documents, 6);
+  EXPECT_TRUE(search(*index, "lamp").hits.empty());
+  SearchOptions unknown;
+  unknown.locale = "xx";
+  EXPECT_EQ(index->search("x", unknown).status().code(), StatusCode::kBadInput);
+  SearchOptions zero;
+  zero.k = 0;
+  EXPECT_EQ(index->search("x", zero).status().code(), StatusCode::kBadInput);
+}
+
+TEST(InvertedIndexTest, TypoToleranceExpandsUnknownTermsAndCanBeSwitchedOff) {
+  auto index = InvertedIndex::create();
+  auto catalog = small_catalog();
+  ASSERT_TRUE(index->upsert(catalog, Context::for_tests()).is_ok());
+  SearchResult result = search(*index, "batery dril");
+  ASSERT_FALSE(result.hits.empty());
+  EXPECT_EQ(result.hits[0].external_id, "p4");
+  bool expanded = std::any_of(result.terms.begin(), result.terms.end(),
+                              [](const QueryTerm& term) { return term.expanded_from == "dril" && term.term == "drill"; });
+  EXPECT_TRUE(expanded);
+  SearchOptions off;
+  off.typo.enabled = false;
+  EXPECT_TRUE(search(*index, "batery dril", off).hits.empty());
+}
+
+TEST(InvertedIndexTest, PopularityPriorBreaksTextTies) {
+  auto index = InvertedIndex::create();
+  std::vector<Document> docs = {product(1, "blue lamp"), product(2, "blue lamp")};
+  docs[1].popularity = 500;
+  ASSERT_TRUE(index->upsert(docs, Context::for_tests()).is_ok());
+  SearchResult result = search(*index, "lamp");
+  ASSERT_EQ(result.hits.size(), 2u);
+  EXPECT_EQ(result.hits[0].external_id, "p2");
+  EXPECT_NEAR(result.hits[0].prior, 0.5 * 500 / 600.0, 1e-5);
+}
+
+TEST(InvertedIndexTest, ExplainBreaksScoreDownByField) {
+  auto index = InvertedIndex::create();
+  auto catalog = small_catalog();
+  ASSERT_TRUE(index->upsert(catalog, Context::for_tests()).is_ok());
+  SearchResult result = search(*index, "nike");
+  auto explanation = index->explain(catalog[0], result.terms);
+  ASSERT_EQ(explanation.size(), 1u);
+  EXPECT_EQ(explanation[0].tf[static_cast<int>(Field::kTitle)], 1);
+  EXPECT_EQ(explanation[0].tf[static_cast<int>(Field::kBrand)], 1);
+  EXPECT_GT(explanation[0].field_contribution[static_cast<int>(Field::kTitle)], 0);
+  // The indexed score is the same formula with an 8-bit impact: within half a step.
+  auto hit = std::find_if(result.hits.begin(), result.hits.end(), [](const Hit& h) { return h.external_id == "p1"; });
+  ASSERT_NE(hit, result.hits.end());
+  EXPECT_NEAR(explanation[0].score, hit->score, 0.5 / 255 * explanation[0].idf + 1e-6);
+}
+
+// A random catalog with Zipfian words, several segments, deletions, a prior and filters:
+// block-max WAND must return exactly the exhaustive scorer's top k, ids and scores.
+TEST(InvertedIndexTest, BlockMaxWandEqualsExhaustiveOnRandomQueries) {
+  std::mt19937 random(42);
+  std::vector<std::string> words;
+  for (int i = 0; i < 400; ++i) words.push_back("w" + std::to_string(i) + "x");
+  std::vector<double> weights;
+  for (int i = 0; i < 400; ++i) weights.push_back(1.0 / (i + 1));
+  std::discrete_distribution<int> zipf(weights.begin(), weights.end());
+  std::uniform_int_distribution<int> length(2, 14);
+  const std::vector<std::string> brands = {"acme", "globex", "initech", "umbrella"};
+  IndexOptions options;
+  options.max_segments = 4;
+  auto index = InvertedIndex::create(options);
+  std::uint32_t next_id = 1;
+  for (int batch = 0; batch < 6; ++batch) {
+    std::vector<Document> docs;
+    for (int i = 0; i < 1500; ++i) {
+      Document document;
+      document.product = ProductId(next_id++);
+      document.external_id = std::to_string(document.product.value());
+      document.locale = "en";
+      for (int w = length(random); w > 0; --w) document.title += words[zipf(random)] + " ";
+      for (int w = length(random) * 3; w > 0; --w) document.description += words[zipf(random)] + " ";
+      document.brand = brands[random() % brands.size()];
+      document.category = {"c" + std::to_string(random() % 3), "d" + std::to_string(random() % 4)};
+      document.price = static_cast<double>(random() % 300);
+      if (random() % 3 == 0) document.popularity = static_cast<double>(random() % 1000);
+      docs.push_back(std::move(document));
+    }
+    ASSERT_TRUE(index->upsert(docs, Context::for_tests()).is_ok());
+    std::vector<ProductId> removed;
+    for (int i = 0; i < 200; ++i) removed.push_back(ProductId(1 + random() % (next_id - 1)));
+    index->remove(removed);
+  }
+  ASSERT_GT(index->stats().segments, 1);
+  std::int64_t wand_scored = 0, exhaustive_scored = 0;
+  for (int query = 0; query < 300; ++query) {
+    std::string text;
+    for (int w = 1 + static_cast<int>(random() % 5); w > 0; --w) text += words[zipf(random)] + " ";
+    SearchOptions search_options;
+    search_options.k = query % 2 == 0 ? 10 : 100;
+    if (query % 5 == 0) search_options.filter.brands = {"acme", "initech"};
+    if (query % 7 == 0) search_options.filter.max_price = 150;
+    if (query % 11 == 0) search_options.filter.categories = {"c1"};
+    SearchResult wand = search(*index, text, search_options);
+    search_options.algorithm = TopKAlgorithm::kExhaustive;
+    SearchResult exhaustive = search(*index, text, search_options);
+    ASSERT_EQ(wand.hits.size(), exhaustive.hits.size()) << text;
+    for (std::size_t i = 0; i < wand.hits.size(); ++i) {
+      ASSERT_EQ(wand.hits[i].product, exhaustive.hits[i].product) << text << " rank " << i;
+      ASSERT_EQ(wand.hits[i].score, exhaustive.hits[i].score) << text << " rank " << i;
+    }
+    wand_scored += wand.documents_scored;
+    exhaustive_scored += exhaustive.documents_scored;
+  }
+  // The point of block-max WAND: far fewer documents scored.
+  EXPECT_LT(wand_scored * 3, exhaustive_scored);
+}
+
+TEST(InvertedIndexTest, CommitAndOpenRoundTripWithIncrementalCommits) {
+  testing::TempDir dir;
+  auto index = InvertedIndex::create();
+  auto catalog = small_catalog();
+  ASSERT_TRUE(index->upsert(catalog, Context::for_tests()).is_ok());
+  ASSERT_TRUE(index->commit(dir.path()).is_ok());
+  std::vector<Document> more = {product(7, "Garden hose 50 ft", "Flexzilla", "Green", {"Garden"}, 45)};
+  ASSERT_TRUE(index->upsert(more, Context::for_tests()).is_ok());
+  std::vector<ProductId> removed = {ProductId(2)};
+  index->remove(removed);
+  ASSERT_TRUE(index->commit(dir.path()).is_ok());
+
+  auto opened = InvertedIndex::open(dir.path());
+  ASSERT_TRUE(opened.is_ok()) << opened.status().to_string();
+  for (std::string query : {"nike running shoes", "garden hose", "50 ft", "drill", "adidas"}) {
+    SearchOptions options;
+    options.facets = true;
+    SearchResult before = search(*index, query, options);
+    SearchResult after = search(**opened, query, options);
+    ASSERT_EQ(ids(before), ids(after)) << query;
+    for (std::size_t i = 0; i < before.hits.size(); ++i) EXPECT_EQ(before.hits[i].score, after.hits[i].score);
+    EXPECT_EQ(before.facets, after.facets);
+  }
+  EXPECT_TRUE(search(**opened, "adidas").hits.empty());
+  EXPECT_EQ((*opened)->stats().documents, 6);
+  // Only the files the MANIFEST names are left.
+  int files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    (void)entry;
+    ++files;
+  }
+  EXPECT_EQ(files, 4);  // MANIFEST, two segments, one document table
+}
+
+TEST(InvertedIndexTest, DamagedFilesAreCorruptionNamingTheFile) {
+  testing::TempDir dir;
+  auto index = InvertedIndex::create();
+  auto catalog = small_catalog();
+  ASSERT_TRUE(index->upsert(catalog, Context::for_tests()).is_ok());
+  ASSERT_TRUE(index->commit(dir.path()).is_ok());
+  EXPECT_EQ(InvertedIndex::open(dir / "missing").status().code(), StatusCode::kNotFound);
+  std::filesystem::path segment;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    if (entry.path().filename().string().rfind("seg-", 0) == 0) segment = entry.path();
+  }
+  ASSERT_FALSE(segment.empty());
+  {
+    std::fstream file(segment, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(200);
+    file.put('\x7f');
+  }
+  auto opened = InvertedIndex::open(dir.path());
+  ASSERT_FALSE(opened.is_ok());
+  EXPECT_EQ(opened.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(opened.status().to_string().find(segment.filename().string()), std::string::npos);
+  std::filesystem::resize_file(segment, 100);
+  EXPECT_EQ(InvertedIndex::open(dir.path()).status().code(), StatusCode::kCorruption);
+  dir.write("MANIFEST", "{not json");
+  EXPECT_EQ(InvertedIndex::open(dir.path()).status().code(), StatusCode::kCorruption);
+}
+
+}  // namespace
+}  // namespace aisle::text
