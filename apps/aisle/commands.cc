@@ -18,13 +18,6 @@ namespace aisle::cli {
 namespace {
 
 // Prints a line on stdout at once, so that scripts reading a pipe see it when it happens.
-template <typename... Args>
-void say(fmt::format_string<Args...> format, Args&&... args) {
-  std::string line = fmt::format(format, std::forward<Args>(args)...);
-  std::fwrite(line.data(), 1, line.size(), stdout);
-  std::fputc('\n', stdout);
-  std::fflush(stdout);
-}
 
 struct IngestArgs {
   std::string data_dir;
@@ -179,46 +172,6 @@ Command add_stats(CLI::App& app) {
       std::string state = run.state == "running" ? "interrupted or running" : run.state;
       say("  #{} {} {} ({}): {}, {} rows through line {}{}", run.run_id, run.kind, run.file, run.format,
           state, run.rows_committed, run.last_line, run.state == "failed" ? ": " + run.message : "");
-    }
-    return Status::ok();
-  };
-}
-
-Command add_search(CLI::App& app) {
-  struct Args {
-    std::string data_dir, query, locale;
-    int limit = 10;
-    bool json = false;
-  };
-  auto args = std::make_shared<Args>();
-  app.add_option("--data-dir", args->data_dir, "Data directory")->required();
-  app.add_option("--query,-q", args->query, "Query text")->required();
-  app.add_option("--locale", args->locale, "Only this locale (default: all)");
-  app.add_option("-k,--limit", args->limit, "Number of results")->capture_default_str()->check(CLI::Range(1, 10000));
-  app.add_flag("--json", args->json, "Print JSON instead of text");
-  return [args](const Context&) -> Status {
-    std::string locale;
-    if (!args->locale.empty()) {
-      AISLE_ASSIGN_OR_RETURN(Locale parsed, Locale::parse(args->locale));
-      locale = parsed.code();
-    }
-    store::StoreOptions options;
-    options.read_only = true;
-    AISLE_ASSIGN_OR_RETURN(auto store, store::Store::open(args->data_dir, options));
-    AISLE_ASSIGN_OR_RETURN(auto hits, store->search_text(args->query, locale, args->limit));
-    if (args->json) {
-      nlohmann::json out = nlohmann::json::array();
-      for (const auto& hit : hits) {
-        out.push_back({{"product_id", hit.external_id}, {"locale", hit.locale}, {"title", hit.title},
-                       {"score", hit.score}, {"strategy", "store-fts5"}});
-      }
-      say("{}", nlohmann::json{{"query", args->query}, {"results", out}}.dump(2));
-      return Status::ok();
-    }
-    say("query: {} ({} results)", args->query, hits.size());
-    for (std::size_t rank = 0; rank < hits.size(); ++rank) {
-      const auto& hit = hits[rank];
-      say("  {:2}. [{}] {:<12} {:6.2f}  {}", rank + 1, hit.locale, hit.external_id, hit.score, hit.title);
     }
     return Status::ok();
   };

@@ -1,7 +1,11 @@
 // The aisle subcommands. Each registers its options on a CLI11 app and runs one library call.
 #pragma once
 
+#include <cstdio>
 #include <functional>
+#include <string>
+
+#include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
 
@@ -10,11 +14,21 @@
 
 namespace aisle::cli {
 
+// Prints one formatted line to stdout and flushes (results stream to pipes promptly).
+template <typename... Args>
+void say(fmt::format_string<Args...> format, Args&&... args) {
+  std::string line = fmt::format(format, std::forward<Args>(args)...);
+  std::fwrite(line.data(), 1, line.size(), stdout);
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+}
+
 // Runs the chosen subcommand with the process's Context.
 using Command = std::function<Status(const Context&)>;
 
 Command add_ingest(CLI::App& app);
 Command add_stats(CLI::App& app);
+Command add_index(CLI::App& app);
 Command add_search(CLI::App& app);
 Command add_bench(CLI::App& app);
 

@@ -30,7 +30,8 @@ int main(int argc, char** argv) {
   };
   add("ingest", "Read catalog, judgment and event files into the store", cli::add_ingest);
   add("stats", "Counts per locale, label and event type, and the ingest log", cli::add_stats);
-  add("search", "Full-text search of the stored catalog (SQLite FTS5 bm25)", cli::add_search);
+  add("index", "Build or update the search index from the store", cli::add_index);
+  add("search", "Search the catalog: lexical (BM25F) or structured (query understanding)", cli::add_search);
   add("bench", "Benchmarks that write a JSON report (ingest)", cli::add_bench);
 
   try {

@@ -424,33 +424,31 @@ Result<StoreStats> Store::stats() {
   return stats;
 }
 
-Result<std::optional<Product>> Store::find_product(const std::string& locale,
-                                                   const std::string& external_id) {
-  AISLE_ASSIGN_OR_RETURN(Statement s, impl_->db_.prepare(
-      "SELECT product_id, title, description, bullets, brand, color, category, attributes, price, "
-      "popularity, group_key, source_file, source_line FROM products "
-      "WHERE locale = ?1 AND external_id = ?2"));
-  s.bind(1, locale);
-  s.bind(2, external_id);
-  AISLE_ASSIGN_OR_RETURN(bool row, s.step());
-  if (!row) return std::optional<Product>();
+namespace {
+
+constexpr const char* kProductColumns =
+    "SELECT product_id, locale, external_id, title, description, bullets, brand, color, category, "
+    "attributes, price, popularity, group_key, source_file, source_line FROM products ";
+
+// Reads a row selected with kProductColumns.
+Result<Product> read_product(const Statement& s, const std::string& db_path) {
   Product product;
   product.id = ProductId(static_cast<std::uint32_t>(s.column_int(0)));
   io::ProductRecord& record = product.record;
-  record.id = external_id;
-  record.locale = locale;
-  record.title = s.column_text(1);
-  record.description = s.column_text(2);
-  nlohmann::json bullets = nlohmann::json::parse(s.column_text(3), nullptr, false);
-  nlohmann::json attributes = nlohmann::json::parse(s.column_text(7), nullptr, false);
+  record.locale = s.column_text(1);
+  record.id = s.column_text(2);
+  record.title = s.column_text(3);
+  record.description = s.column_text(4);
+  nlohmann::json bullets = nlohmann::json::parse(s.column_text(5), nullptr, false);
+  nlohmann::json attributes = nlohmann::json::parse(s.column_text(9), nullptr, false);
   if (!bullets.is_array() || !attributes.is_object()) {
     return Status::corruption("expected JSON bullets and attributes in the products table",
-                              {impl_->db_.path(), 0, external_id});
+                              {db_path, 0, record.id});
   }
   for (const auto& bullet : bullets) record.bullets.push_back(bullet.is_string() ? bullet.get<std::string>() : bullet.dump());
-  record.brand = s.column_text(4);
-  record.color = s.column_text(5);
-  std::string category = s.column_text(6);
+  record.brand = s.column_text(6);
+  record.color = s.column_text(7);
+  std::string category = s.column_text(8);
   for (std::size_t start = 0; !category.empty() && start <= category.size();) {
     std::size_t end = category.find(" > ", start);
     if (end == std::string::npos) end = category.size();
@@ -460,11 +458,44 @@ Result<std::optional<Product>> Store::find_product(const std::string& locale,
   for (const auto& [name, value] : attributes.items()) {
     record.attributes.emplace_back(name, value.is_string() ? value.get<std::string>() : value.dump());
   }
-  if (!s.column_is_null(8)) record.price = s.column_double(8);
-  if (!s.column_is_null(9)) record.popularity = s.column_double(9);
-  record.group = s.column_text(10);
-  record.where = Where{s.column_text(11), static_cast<std::uint64_t>(s.column_int(12))};
+  if (!s.column_is_null(10)) record.price = s.column_double(10);
+  if (!s.column_is_null(11)) record.popularity = s.column_double(11);
+  record.group = s.column_text(12);
+  record.where = Where{s.column_text(13), static_cast<std::uint64_t>(s.column_int(14))};
+  return product;
+}
+
+}  // namespace
+
+Result<std::optional<Product>> Store::find_product(const std::string& locale,
+                                                   const std::string& external_id) {
+  AISLE_ASSIGN_OR_RETURN(Statement s, impl_->db_.prepare(std::string(kProductColumns) +
+                                                         "WHERE locale = ?1 AND external_id = ?2"));
+  s.bind(1, locale);
+  s.bind(2, external_id);
+  AISLE_ASSIGN_OR_RETURN(bool row, s.step());
+  if (!row) return std::optional<Product>();
+  AISLE_ASSIGN_OR_RETURN(Product product, read_product(s, impl_->db_.path()));
   return std::optional<Product>(std::move(product));
+}
+
+Result<std::optional<Product>> Store::get_product(ProductId id) {
+  AISLE_ASSIGN_OR_RETURN(Statement s, impl_->db_.prepare(std::string(kProductColumns) + "WHERE product_id = ?1"));
+  s.bind(1, static_cast<std::int64_t>(id.value()));
+  AISLE_ASSIGN_OR_RETURN(bool row, s.step());
+  if (!row) return std::optional<Product>();
+  AISLE_ASSIGN_OR_RETURN(Product product, read_product(s, impl_->db_.path()));
+  return std::optional<Product>(std::move(product));
+}
+
+Status Store::for_each_product(const std::function<Status(Product&&)>& visit) {
+  AISLE_ASSIGN_OR_RETURN(Statement s, impl_->db_.prepare(std::string(kProductColumns) + "ORDER BY product_id"));
+  while (true) {
+    AISLE_ASSIGN_OR_RETURN(bool row, s.step());
+    if (!row) return Status::ok();
+    AISLE_ASSIGN_OR_RETURN(Product product, read_product(s, impl_->db_.path()));
+    AISLE_RETURN_IF_ERROR(visit(std::move(product)));
+  }
 }
 
 Result<std::vector<TextHit>> Store::search_text(const std::string& query, const std::string& locale,

@@ -122,6 +122,7 @@ std::uint32_t DocTable::add(const Document& document, const std::string& brand_k
   row.category = parent;
   if (document.price) row.price = static_cast<float>(*document.price);
   row.prior = prior;
+  row.version = document.version;
   rows_.push_back(row);
   external_ids_.push_back(document.external_id);
   auto doc = static_cast<std::uint32_t>(rows_.size() - 1);

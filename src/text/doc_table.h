@@ -46,8 +46,9 @@ struct DocRow {
   std::uint8_t padding = 0;
   float price = std::nanf("");
   float prior = 0.0f;
+  std::uint64_t version = 0;
 };
-static_assert(sizeof(DocRow) == 28);
+static_assert(sizeof(DocRow) == 40);
 
 class DocTable;
 

@@ -69,37 +69,6 @@ Result<std::shared_ptr<const Bytes>> map_file(const std::filesystem::path& path)
   return std::shared_ptr<const Bytes>(std::make_shared<MappedBytes>(address, size));
 }
 
-Status write_file_atomically(const std::filesystem::path& path, std::span<const std::uint8_t> data) {
-  std::filesystem::path temporary = path;
-  temporary += ".tmp";
-  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return errno_status("cannot create", temporary);
-  std::size_t written = 0;
-  while (written < data.size()) {
-    ssize_t count = ::write(fd, data.data() + written, data.size() - written);
-    if (count < 0) {
-      if (errno == EINTR) continue;
-      Status status = errno_status("cannot write", temporary);
-      ::close(fd);
-      return status;
-    }
-    written += static_cast<std::size_t>(count);
-  }
-  if (::fsync(fd) != 0) {
-    Status status = errno_status("cannot fsync", temporary);
-    ::close(fd);
-    return status;
-  }
-  ::close(fd);
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) return errno_status("cannot rename to", path);
-  int directory = ::open(path.parent_path().empty() ? "." : path.parent_path().c_str(), O_RDONLY | O_DIRECTORY);
-  if (directory >= 0) {
-    ::fsync(directory);
-    ::close(directory);
-  }
-  return Status::ok();
-}
-
 std::uint64_t checksum64(std::span<const std::uint8_t> data) {
   std::uint64_t hash = 0xcbf29ce484222325ULL;
   std::size_t i = 0;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "aisle/core/files.h"
 #include "aisle/core/status.h"
 
 namespace aisle::text {
@@ -22,10 +23,6 @@ class Bytes {
 std::shared_ptr<const Bytes> owned_bytes(std::vector<std::uint8_t> buffer);
 // Maps `path` read-only. kNotFound / kIoError naming the file.
 Result<std::shared_ptr<const Bytes>> map_file(const std::filesystem::path& path);
-
-// Writes `data` to `path` through `path`.tmp: write, fsync, rename, fsync the directory. A
-// crash leaves either the old file or the new one.
-Status write_file_atomically(const std::filesystem::path& path, std::span<const std::uint8_t> data);
 
 // A fast 64-bit checksum (FNV-1a over 8-byte words) for detecting damaged files.
 std::uint64_t checksum64(std::span<const std::uint8_t> data);

@@ -389,7 +389,17 @@ class InvertedIndex::Impl {
   Result<std::vector<QueryTerm>> query_terms(std::string_view query, const SearchOptions& search) const {
     AISLE_ASSIGN_OR_RETURN(auto lease, analyzers.lease(search.locale));
     std::vector<Token> tokens;
-    lease->analyze(query, &tokens);
+    if (search.analyzed_query) {
+      std::size_t start = 0;
+      while (start < query.size()) {
+        std::size_t end = query.find(' ', start);
+        if (end == std::string_view::npos) end = query.size();
+        if (end > start) tokens.push_back(Token{std::string(query.substr(start, end - start)), TokenKind::kWord, 0});
+        start = end + 1;
+      }
+    } else {
+      lease->analyze(query, &tokens);
+    }
     std::vector<QueryTerm> terms;
     std::vector<TokenKind> kinds;
     for (const Token& token : tokens) {
@@ -666,9 +676,7 @@ class InvertedIndex::Impl {
     const Bm25fParams& p = options.bm25f;
     manifest["bm25f"] = {{"k1", p.k1}, {"weights", p.weights}, {"b", p.b},
                          {"popularity_weight", p.popularity_weight}, {"popularity_k", p.popularity_k}};
-    std::string text = manifest.dump(2) + "\n";
-    AISLE_RETURN_IF_ERROR(write_file_atomically(
-        dir / kManifest, std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(text.data()), text.size())));
+    AISLE_RETURN_IF_ERROR(write_file_atomically(dir / kManifest, manifest.dump(2) + "\n"));
     // The new MANIFEST is durable: files it does not name are garbage.
     std::unordered_set<std::string> keep = {kManifest, docs_file};
     for (const SegmentRef& ref : segments) keep.insert(ref.file);
@@ -793,6 +801,23 @@ std::vector<TermExplanation> InvertedIndex::explain(const Document& document, st
 bool InvertedIndex::contains(ProductId product) const {
   std::shared_lock lock(impl_->mutex);
   return impl_->docs.find(product) != kNoValue;
+}
+
+std::optional<std::uint64_t> InvertedIndex::version(ProductId product) const {
+  std::shared_lock lock(impl_->mutex);
+  std::uint32_t doc = impl_->docs.find(product);
+  if (doc == kNoValue) return std::nullopt;
+  return impl_->docs.row(doc).version;
+}
+
+std::vector<ProductId> InvertedIndex::products() const {
+  std::shared_lock lock(impl_->mutex);
+  std::vector<ProductId> out;
+  for (std::uint32_t doc = 0; doc < impl_->docs.size(); ++doc) {
+    if (impl_->docs.live(doc)) out.push_back(ProductId(impl_->docs.row(doc).product));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 IndexStats InvertedIndex::stats() const {

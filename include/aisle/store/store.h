@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -113,6 +114,12 @@ class Store {
   // The listing (locale, external_id), or nullopt when absent.
   Result<std::optional<Product>> find_product(const std::string& locale,
                                               const std::string& external_id);
+
+  // The listing with store id `id`, or nullopt when absent.
+  Result<std::optional<Product>> get_product(ProductId id);
+  // Calls `visit` for every stored listing in id order; stops at and returns the first error
+  // `visit` returns. One read transaction: writes by other processes are not seen midway.
+  Status for_each_product(const std::function<Status(Product&&)>& visit);
 
   // Full-text search over title, brand, color, category and description with SQLite FTS5
   // (bm25; weights title 10, brand 5, color 3, category 3, description 1). Terms are ORed.

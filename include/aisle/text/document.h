@@ -44,6 +44,9 @@ struct Document {
   std::vector<std::pair<std::string, std::string>> attributes;
   std::optional<double> price;       // filters and facets; absent: matches no price filter
   std::optional<double> popularity;  // the prior; absent counts as 0
+  // The caller's version of the content (a hash): kept per document so that an updater can
+  // tell which documents changed (InvertedIndex::version).
+  std::uint64_t version = 0;
 };
 
 // "Shoes > Running": the display form of a category path.

@@ -112,6 +112,8 @@ struct SearchOptions {
   bool facets = false;  // count brand, color, category, locale and price facets over all matches
   int max_facet_values = 20;
   std::vector<TermBoost> boosts;
+  // The query is already analyzed: whitespace-separated terms, used as they are.
+  bool analyzed_query = false;
 };
 
 // A term the query was evaluated with.
@@ -213,6 +215,10 @@ class InvertedIndex {
 
   // Whether a live document has this product id.
   bool contains(ProductId product) const;
+  // The Document::version of the live document of `product`, or nullopt.
+  std::optional<std::uint64_t> version(ProductId product) const;
+  // The product ids of all live documents, ascending.
+  std::vector<ProductId> products() const;
   IndexStats stats() const;
   const IndexOptions& options() const;
 

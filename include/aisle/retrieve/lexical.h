@@ -1,0 +1,82 @@
+// The lexical and structured retrieval strategies over the catalog of a data directory.
+//
+// <data_dir>/index/ holds the inverted index (text::InvertedIndex's files) and qu.json (the
+// QueryUnderstanding dictionaries), both derived from the store by update_index().
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "aisle/core/context.h"
+#include "aisle/core/status.h"
+#include "aisle/retrieve/query_understanding.h"
+#include "aisle/store/store.h"
+#include "aisle/text/inverted_index.h"
+
+namespace aisle::retrieve {
+
+// A stored listing as the index sees it; version is a hash of every indexed field.
+text::Document to_document(const store::Product& product);
+
+std::filesystem::path index_path(const std::filesystem::path& data_dir);
+
+struct IndexUpdateOptions {
+  bool rebuild = false;  // recompute everything instead of applying the differences
+  std::size_t batch_size = 20000;
+  text::IndexOptions index;
+};
+
+struct IndexUpdateReport {
+  bool created = false;  // no index existed (or rebuild)
+  std::int64_t added = 0;
+  std::int64_t updated = 0;
+  std::int64_t removed = 0;
+  std::int64_t unchanged = 0;
+  std::int64_t documents = 0;
+  std::int64_t segments = 0;
+  std::int64_t index_bytes = 0;
+  std::int64_t phrases = 0;  // query-understanding phrases learned
+  double seconds = 0;
+};
+
+// Brings <data_dir>/index up to date with the store: adds new listings, re-indexes changed
+// ones (by content hash), deletes listings no longer stored, relearns the query-understanding
+// dictionaries, and commits crash-safely. Without an index (or with rebuild) it builds one.
+Status update_index(store::Store& store, const Context& context, const std::filesystem::path& data_dir,
+                    const IndexUpdateOptions& options, IndexUpdateReport* report);
+
+struct LexicalCatalog {
+  std::unique_ptr<text::InvertedIndex> index;
+  std::unique_ptr<QueryUnderstanding> understanding;
+};
+
+// Opens what update_index() wrote. kNotFound (saying to run `aisle index`) when missing.
+Result<LexicalCatalog> open_lexical(const std::filesystem::path& data_dir);
+
+struct StructuredOptions {
+  // Brand and color slots at least this likely become filters; other slots become boosts.
+  double filter_threshold = 0.8;
+  float boost_weight = 0.5;  // weight of a boosted slot's terms (a query term weighs 1)
+};
+
+struct StructuredResult {
+  QueryAnalysis analysis;
+  text::Filter filter;                // the filters taken from slots (added to the caller's)
+  std::vector<std::string> boosted;   // terms of slots used as boosts
+  std::vector<std::string> remainder; // the free text searched
+  bool relaxed = false;  // the filtered search found fewer than k; filled up without filters
+  text::SearchResult result;
+};
+
+// The structured strategy: the best interpretation's confident brand/color slots filter, the
+// others boost, and the free-text remainder is searched (the slot phrases when nothing
+// remains). kBadInput for an unknown locale.
+Result<StructuredResult> structured_search(const text::InvertedIndex& index, const QueryUnderstanding& understanding,
+                                           std::string_view query, const text::SearchOptions& options,
+                                           const StructuredOptions& structured = {});
+
+}  // namespace aisle::retrieve
