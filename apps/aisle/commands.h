@@ -31,5 +31,6 @@ Command add_stats(CLI::App& app);
 Command add_index(CLI::App& app);
 Command add_search(CLI::App& app);
 Command add_bench(CLI::App& app);
+Command add_eval(CLI::App& app);
 
 }  // namespace aisle::cli

@@ -32,7 +32,8 @@ int main(int argc, char** argv) {
   add("stats", "Counts per locale, label and event type, and the ingest log", cli::add_stats);
   add("index", "Build or update the search index from the store", cli::add_index);
   add("search", "Search the catalog: lexical (BM25F) or structured (query understanding)", cli::add_search);
-  add("bench", "Benchmarks that write a JSON report (ingest)", cli::add_bench);
+  add("eval", "Evaluations on held-out data that write a JSON report (relevance)", cli::add_eval);
+  add("bench", "Benchmarks that write a JSON report (ingest, lexical)", cli::add_bench);
 
   try {
     app.parse(argc, argv);

@@ -118,9 +118,10 @@ class TopK {
   }
 
  private:
-  // The heap's front is the worst kept candidate: lowest score, then highest doc.
+  // std heaps keep the greatest element in front; "greater" here means worse (lower score,
+  // then higher doc), so the front is the worst kept candidate.
   static bool worse_first(const Candidate& a, const Candidate& b) {
-    return a.score != b.score ? a.score < b.score : a.doc > b.doc;
+    return a.score != b.score ? a.score > b.score : a.doc < b.doc;
   }
   std::size_t k_;
   std::vector<Candidate> heap_;
@@ -458,8 +459,11 @@ class InvertedIndex::Impl {
     return row.live != 0 && filter.accepts(row);
   }
 
+  // Scores every matching document into `all`; the caller sorts. Deliberately shares nothing
+  // with block-max WAND but the postings and the scoring tables, to be its exact twin.
   void exhaustive(const SegmentRef& ref, const std::vector<QueryTerm>& terms, const std::vector<ScoringTerm>& scoring,
-                  const CompiledFilter& filter, TopK* top, std::int64_t* matched, std::int64_t* scored) const {
+                  const CompiledFilter& filter, std::vector<Candidate>* all, std::int64_t* matched,
+                  std::int64_t* scored) const {
     const Segment& segment = *ref.segment;
     std::vector<float> sums(segment.num_docs(), 0.0f);
     std::vector<std::uint8_t> seen(segment.num_docs(), 0);
@@ -475,7 +479,7 @@ class InvertedIndex::Impl {
       if (!seen[local] || !admissible(ref.base + local, filter)) continue;
       ++*matched;
       ++*scored;
-      top->offer(sums[local] + docs.row(ref.base + local).prior, ref.base + local);
+      all->push_back(Candidate{sums[local] + docs.row(ref.base + local).prior, ref.base + local});
     }
   }
 
@@ -587,22 +591,30 @@ class InvertedIndex::Impl {
     CompiledFilter filter = docs.compile(
         search.filter, [this](const std::string& value) { return normalize(value); },
         [this](const std::string& path) { return category_key(path); });
-    TopK top(static_cast<std::size_t>(search.k));
-    std::int64_t matched = 0;
-    for (const SegmentRef& ref : segments) {
-      if (search.algorithm == TopKAlgorithm::kExhaustive) {
-        exhaustive(ref, result.terms, scoring, filter, &top, &matched, &result.documents_scored);
-      } else {
+    std::vector<Candidate> best;
+    if (search.algorithm == TopKAlgorithm::kExhaustive) {
+      std::int64_t matched = 0;
+      for (const SegmentRef& ref : segments) {
+        exhaustive(ref, result.terms, scoring, filter, &best, &matched, &result.documents_scored);
+      }
+      std::sort(best.begin(), best.end(), [](const Candidate& a, const Candidate& b) {
+        return a.score != b.score ? a.score > b.score : a.doc < b.doc;
+      });
+      if (best.size() > static_cast<std::size_t>(search.k)) best.resize(static_cast<std::size_t>(search.k));
+      result.matched = matched;
+    } else {
+      TopK top(static_cast<std::size_t>(search.k));
+      for (const SegmentRef& ref : segments) {
         block_max_wand(ref, result.terms, scoring, filter, &top, &result.documents_scored);
       }
+      best = std::move(top).sorted();
     }
-    if (search.algorithm == TopKAlgorithm::kExhaustive) result.matched = matched;
     if (search.facets) {
       std::vector<std::uint32_t> matching = matching_docs(result.terms, scoring, filter);
       result.matched = static_cast<std::int64_t>(matching.size());
       result.facets = docs.facets(matching, search.max_facet_values);
     }
-    for (const Candidate& candidate : std::move(top).sorted()) {
+    for (const Candidate& candidate : best) {
       const DocRow& row = docs.row(candidate.doc);
       result.hits.push_back(Hit{ProductId(row.product), docs.external_id(candidate.doc), docs.locale(candidate.doc),
                                 candidate.score, row.prior});

@@ -62,7 +62,7 @@ struct Bm25fParams {
 struct TypoOptions {
   bool enabled = true;
   // A query term is expanded when it occurs in at most this many documents (0: unknown only).
-  std::int64_t rare_df = 1;
+  std::int64_t rare_df = 0;
   // Edits allowed by term length in bytes, as Elasticsearch's fuzziness AUTO:3,6: none below
   // 3, one from 3, two from 6. Only ASCII terms are expanded (the analyzer folds Latin-script
   // accents, so this covers Latin-script languages).

@@ -1,0 +1,57 @@
+// aisle eval TASK: trains on --train, evaluates on --test, writes a JSON report (DESIGN.md).
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "aisle/core/files.h"
+#include "aisle/eval/relevance.h"
+#include "commands.h"
+
+namespace aisle::cli {
+namespace {
+
+void print_report(const nlohmann::json& report) {
+  say("{} on {}: train {:.2f} s, eval {:.2f} s", report["task"].get<std::string>(),
+      report["dataset"].get<std::string>(), report["train_seconds"].get<double>(), report["eval_seconds"].get<double>());
+  auto row = [](const std::string& name, const nlohmann::json& metrics) {
+    std::string cells;
+    for (const auto& [metric, value] : metrics.items()) {
+      if (value.is_number_float()) cells += fmt::format("  {}={:.4f}", metric, value.get<double>());
+      else cells += fmt::format("  {}={}", metric, value.dump());
+    }
+    say("  {:<28}{}", name, cells);
+  };
+  row("aisle", report["metrics"]);
+  for (const auto& [name, metrics] : report["baselines"].items()) row(name, metrics);
+}
+
+}  // namespace
+
+Command add_eval(CLI::App& app) {
+  app.require_subcommand(1);
+  struct Args {
+    eval::RelevanceOptions relevance;
+    std::string out;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* relevance = app.add_subcommand("relevance", "Lexical retrieval quality vs Xapian BM25 (nDCG@10, MRR@10, recall@100)");
+  relevance->add_option("--train", args->relevance.train, "Judgments whose products join the corpus")->required();
+  relevance->add_option("--test", args->relevance.test, "Judgments with the evaluation queries")->required();
+  relevance->add_option("--locale", args->relevance.locale, "Locale of the rows and queries")->capture_default_str();
+  relevance->add_option("--relevant-min-grade", args->relevance.relevant_min_grade,
+                        "Grade at or above which a judged product is relevant")->capture_default_str();
+  relevance->add_option("--depth", args->relevance.depth, "Results per query")->capture_default_str()->check(CLI::Range(10, 10000));
+  relevance->add_option("--out", args->out, "Report JSON")->required();
+  return [args, relevance](const Context& context) -> Status {
+    if (!relevance->parsed()) return Status::bad_input("unknown evaluation task");
+    AISLE_ASSIGN_OR_RETURN(nlohmann::json report, eval::evaluate_relevance(context, args->relevance));
+    AISLE_RETURN_IF_ERROR(write_file_atomically(args->out, report.dump(2) + "\n"));
+    print_report(report);
+    say("report: {}", args->out);
+    return Status::ok();
+  };
+}
+
+}  // namespace aisle::cli
