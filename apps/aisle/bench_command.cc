@@ -14,6 +14,8 @@
 
 #include "aisle/core/errors.h"
 #include "aisle/store/ingest.h"
+#include "aisle/core/files.h"
+#include "aisle/eval/lexical_bench.h"
 #include "commands.h"
 
 namespace aisle::cli {
@@ -146,7 +148,30 @@ Command add_bench(CLI::App& app) {
   ingest->add_option("--batch-size", args->batch_size, "Rows per transaction")->capture_default_str();
   ingest->add_option("--work-dir", args->work_dir, "Where the temporary stores go (default: the temp dir)");
   ingest->add_option("--out", args->out, "Write the JSON report here too");
-  return [args](const Context& context) { return run_bench(context, *args); };
+
+  CLI::App* lexical = app.add_subcommand("lexical", "Lexical index at scale vs Xapian: build rate, size, RSS, latency");
+  auto lexical_args = std::make_shared<eval::LexicalBenchOptions>();
+  auto lexical_out = std::make_shared<std::string>();
+  lexical->add_option("--source-dir", lexical_args->source_dir, "Home Depot folder (train.csv, dev.csv)")->capture_default_str();
+  lexical->add_option("--documents", lexical_args->documents, "Synthetic catalog size")->capture_default_str()
+      ->check(CLI::Range(std::int64_t{1000}, std::int64_t{50000000}));
+  lexical->add_option("--queries", lexical_args->max_queries, "Queries replayed")->capture_default_str();
+  lexical->add_option("--exact-check", lexical_args->exact_check_queries, "Queries checked against the exhaustive scorer")
+      ->capture_default_str();
+  lexical->add_option("--dump", lexical_args->dump_dir, "Also write catalog.jsonl and queries.jsonl here");
+  lexical->add_flag("!--no-xapian", lexical_args->xapian, "Skip the Xapian peer");
+  lexical->add_option("--work-dir", lexical_args->work_dir, "Where Xapian's database goes (default: the temp dir)");
+  lexical->add_option("--out", *lexical_out, "Write the JSON report here too");
+  return [args, ingest, lexical, lexical_args, lexical_out](const Context& context) -> Status {
+    if (ingest->parsed()) return run_bench(context, *args);
+    lexical_args->seed = context.seed();
+    AISLE_ASSIGN_OR_RETURN(nlohmann::json report, eval::run_lexical_bench(context, *lexical_args));
+    std::string text = report.dump(2);
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fputc('\n', stdout);
+    if (!lexical_out->empty()) AISLE_RETURN_IF_ERROR(write_file_atomically(*lexical_out, text + "\n"));
+    return Status::ok();
+  };
 }
 
 }  // namespace aisle::cli

@@ -556,6 +556,9 @@ class InvertedIndex::Impl {
           next = std::min<std::uint64_t>(next, std::uint64_t{order[i]->cursor.shallow_block_last()} + 1);
         }
         if (pivot + 1 < n) next = std::min<std::uint64_t>(next, order[pivot + 1]->cursor.doc());
+        // The prior's bound held for the pivot's run of 128 documents only.
+        const std::uint64_t prior_run_end = ((std::uint64_t{ref.base} + pivot_doc) | 127u) + 1 - ref.base;
+        next = std::min(next, prior_run_end);
         if (next <= pivot_doc) next = std::uint64_t{pivot_doc} + 1;
         const auto target = static_cast<std::uint32_t>(std::min<std::uint64_t>(next, kEndOfList));
         for (std::size_t i = 0; i <= pivot; ++i) order[i]->cursor.next_geq(target);
