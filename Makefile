@@ -2,14 +2,16 @@
 #   make demo   install deps, build, ingest the bundled sample, answer sample queries
 #   make test   install deps, build, run every test (ctest)
 #   make fuzz   libFuzzer targets for every reader, FUZZ_SECONDS each (default 30)
-#   make bench  ingest benchmark on ../shared/data (Home Depot) and the io micro-benchmarks
+#   make bench  benchmarks and evaluations on ../shared/data (Home Depot): io micro-benchmarks,
+#               ingest, lexical index at 1M products vs Xapian, relevance vs Xapian
 BUILD ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 30
 DEMO_DIR ?= demo-data
 AISLE = $(BUILD)/apps/aisle/aisle
-HOMEDEPOT ?= ../shared/data/relevance/homedepot/train.csv
+HOMEDEPOT_DIR ?= ../shared/data/relevance/homedepot
+HOMEDEPOT ?= $(HOMEDEPOT_DIR)/train.csv
 
 .PHONY: deps build test demo fuzz bench clean
 
@@ -28,9 +30,12 @@ demo: build
 	$(AISLE) ingest --data-dir $(DEMO_DIR) --catalog data/sample/catalog.jsonl \
 	    --judgments data/sample/judgments.csv --events data/sample/events.jsonl
 	$(AISLE) stats --data-dir $(DEMO_DIR)
-	$(AISLE) search --data-dir $(DEMO_DIR) --locale en -k 5 -q "black running shoes"
-	$(AISLE) search --data-dir $(DEMO_DIR) --locale es -k 5 -q "cafetera kaffeo"
-	$(AISLE) search --data-dir $(DEMO_DIR) --locale ja -k 5 -q "ワイヤレスイヤホン"
+	$(AISLE) index --data-dir $(DEMO_DIR)
+	$(AISLE) search "black running shoes" --data-dir $(DEMO_DIR) --locale en -k 5 --explain
+	$(AISLE) search "green stridex shoes" --data-dir $(DEMO_DIR) --locale en -k 3 --strategy structured
+	$(AISLE) search "runing shoes" --data-dir $(DEMO_DIR) --locale en -k 3 --facets
+	$(AISLE) search "cafetera kaffeo" --data-dir $(DEMO_DIR) --locale es -k 5
+	$(AISLE) search "ワイヤレスイヤホン" --data-dir $(DEMO_DIR) --locale ja -k 5
 
 fuzz: deps
 	bash scripts/fuzz.sh $(FUZZ_SECONDS)
@@ -38,6 +43,8 @@ fuzz: deps
 bench: build
 	$(BUILD)/bench/io_bench --benchmark_min_time=0.5
 	$(AISLE) bench ingest --file $(HOMEDEPOT) --kind judgments --repeat 3 --out $(BUILD)/bench-ingest-homedepot.json
+	$(AISLE) eval relevance --train $(HOMEDEPOT) --test $(HOMEDEPOT_DIR)/dev.csv --out $(BUILD)/eval-relevance-homedepot.json
+	$(AISLE) bench lexical --source-dir $(HOMEDEPOT_DIR) --out $(BUILD)/bench-lexical.json
 
 clean:
 	rm -rf $(BUILD) build-fuzz $(DEMO_DIR)

@@ -35,23 +35,12 @@ CREATE TABLE IF NOT EXISTS products(
   source_line INTEGER,
   UNIQUE(locale, external_id));
 CREATE INDEX IF NOT EXISTS products_by_group ON products(group_key) WHERE group_key IS NOT NULL;
-CREATE VIRTUAL TABLE IF NOT EXISTS products_fts USING fts5(
-  title, brand, color, category, description,
-  content='products', content_rowid='product_id', tokenize='unicode61 remove_diacritics 2');
-CREATE TRIGGER IF NOT EXISTS products_fts_insert AFTER INSERT ON products BEGIN
-  INSERT INTO products_fts(rowid, title, brand, color, category, description)
-  VALUES (new.product_id, new.title, new.brand, new.color, new.category, new.description);
-END;
-CREATE TRIGGER IF NOT EXISTS products_fts_delete AFTER DELETE ON products BEGIN
-  INSERT INTO products_fts(products_fts, rowid, title, brand, color, category, description)
-  VALUES ('delete', old.product_id, old.title, old.brand, old.color, old.category, old.description);
-END;
-CREATE TRIGGER IF NOT EXISTS products_fts_update AFTER UPDATE OF title, brand, color, category, description ON products BEGIN
-  INSERT INTO products_fts(products_fts, rowid, title, brand, color, category, description)
-  VALUES ('delete', old.product_id, old.title, old.brand, old.color, old.category, old.description);
-  INSERT INTO products_fts(rowid, title, brand, color, category, description)
-  VALUES (new.product_id, new.title, new.brand, new.color, new.category, new.description);
-END;
+-- Stores written before the search index existed kept an FTS5 copy of the catalog; the
+-- inverted index (aisle index) replaced it.
+DROP TRIGGER IF EXISTS products_fts_insert;
+DROP TRIGGER IF EXISTS products_fts_delete;
+DROP TRIGGER IF EXISTS products_fts_update;
+DROP TABLE IF EXISTS products_fts;
 CREATE TABLE IF NOT EXISTS queries(
   query_id INTEGER PRIMARY KEY,
   locale TEXT NOT NULL,
@@ -496,42 +485,6 @@ Status Store::for_each_product(const std::function<Status(Product&&)>& visit) {
     AISLE_ASSIGN_OR_RETURN(Product product, read_product(s, impl_->db_.path()));
     AISLE_RETURN_IF_ERROR(visit(std::move(product)));
   }
-}
-
-Result<std::vector<TextHit>> Store::search_text(const std::string& query, const std::string& locale,
-                                                int limit) {
-  // Each word becomes a quoted FTS5 string, so operators and punctuation in user text are
-  // searched for, never interpreted.
-  std::vector<std::string> terms;
-  std::string word;
-  auto flush = [&] {
-    if (!word.empty()) terms.push_back("\"" + word + "\"");
-    word.clear();
-  };
-  for (char c : query) {
-    auto byte = static_cast<unsigned char>(c);
-    if (byte >= 0x80 || std::isalnum(byte)) word += c;
-    else flush();
-  }
-  flush();
-  std::vector<TextHit> hits;
-  if (terms.empty() || limit <= 0) return hits;
-  AISLE_ASSIGN_OR_RETURN(Statement s, impl_->db_.prepare(
-      "SELECT p.product_id, p.external_id, p.locale, p.title, "
-      "-bm25(products_fts, 10.0, 5.0, 3.0, 3.0, 1.0) AS score "
-      "FROM products_fts JOIN products p ON p.product_id = products_fts.rowid "
-      "WHERE products_fts MATCH ?1 AND (?2 = '' OR p.locale = ?2) "
-      "ORDER BY score DESC, p.product_id LIMIT ?3"));
-  s.bind(1, fmt::format("{}", fmt::join(terms, " OR ")));
-  s.bind(2, locale);
-  s.bind(3, static_cast<std::int64_t>(limit));
-  while (true) {
-    AISLE_ASSIGN_OR_RETURN(bool row, s.step());
-    if (!row) break;
-    hits.push_back(TextHit{ProductId(static_cast<std::uint32_t>(s.column_int(0))), s.column_text(1),
-                           s.column_text(2), s.column_text(3), s.column_double(4)});
-  }
-  return hits;
 }
 
 }  // namespace aisle::store

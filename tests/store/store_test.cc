@@ -101,29 +101,38 @@ TEST(StoreTest, JudgmentsAndEventsUpsertByNaturalKey) {
   EXPECT_EQ(stats->events_per_type.at("purchase"), 1);
 }
 
-TEST(StoreTest, TextSearchRanksByBm25AndFiltersLocale) {
+TEST(StoreTest, ReadsProductsByIdAndInIdOrder) {
   TempDir dir;
   auto store = std::move(Store::open(dir.path())).value();
   std::int64_t run = *store->begin_run("t", "catalog", "catalog-jsonl");
   std::vector<io::ProductRecord> batch = {product("1", "en", "red running shoes"),
                                           product("2", "en", "blue socks"),
-                                          product("3", "es", "zapatillas running rojas"),
-                                          product("4", "en", "running shoes")};
+                                          product("3", "es", "zapatillas rojas")};
   batch[0].brand = "Nimbus";
-  ASSERT_TRUE(store->write_products(run, batch, 4).is_ok());
-  auto hits = store->search_text("Red running \"shoes\" OR", "en", 10);
-  ASSERT_TRUE(hits.is_ok()) << hits.status().to_string();
-  ASSERT_EQ(hits->size(), 2u);
-  EXPECT_EQ((*hits)[0].external_id, "1");
-  EXPECT_EQ((*hits)[1].external_id, "4");
-  EXPECT_GT((*hits)[0].score, (*hits)[1].score);
-  auto all = store->search_text("running", "", 10);
-  EXPECT_EQ(all->size(), 3u);
-  EXPECT_TRUE(store->search_text("!!!", "", 10)->empty());
-  // An update is visible to the next search.
-  batch[1].title = "running socks";
-  ASSERT_TRUE(store->write_products(run, std::span(batch).subspan(1, 1), 5).is_ok());
-  EXPECT_EQ(store->search_text("running", "en", 10)->size(), 3u);
+  batch[0].category = {"Shoes", "Running"};
+  ASSERT_TRUE(store->write_products(run, batch, 3).is_ok());
+  std::vector<std::string> seen;
+  Status status = store->for_each_product([&](Product&& p) {
+    seen.push_back(p.record.locale + "/" + p.record.id);
+    return Status::ok();
+  });
+  ASSERT_TRUE(status.is_ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{"en/1", "en/2", "es/3"}));
+  auto first = store->find_product("en", "1");
+  ASSERT_TRUE(first.is_ok() && first->has_value());
+  auto by_id = store->get_product((*first)->id);
+  ASSERT_TRUE(by_id.is_ok() && by_id->has_value());
+  EXPECT_EQ((*by_id)->record.brand, "Nimbus");
+  EXPECT_EQ((*by_id)->record.category, (std::vector<std::string>{"Shoes", "Running"}));
+  EXPECT_FALSE(store->get_product(ProductId(999))->has_value());
+  // A visitor's error stops the walk and is returned.
+  int calls = 0;
+  Status stop = store->for_each_product([&](Product&&) {
+    ++calls;
+    return Status::bad_input("stop");
+  });
+  EXPECT_EQ(stop.code(), StatusCode::kBadInput);
+  EXPECT_EQ(calls, 1);
 }
 
 TEST(StoreTest, RefusesForeignOrNewerFiles) {

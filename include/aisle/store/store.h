@@ -73,15 +73,6 @@ struct Product {
   io::ProductRecord record;  // where.file / where.line: the input it was last written from
 };
 
-// A hit of the store's own full-text search.
-struct TextHit {
-  ProductId id;
-  std::string external_id;
-  std::string locale;
-  std::string title;
-  double score = 0.0;  // SQLite FTS5 bm25, negated so that higher is better
-};
-
 class Store {
  public:
   static constexpr int kSchemaVersion = 1;
@@ -121,12 +112,6 @@ class Store {
   // `visit` returns. One read transaction: writes by other processes are not seen midway.
   Status for_each_product(const std::function<Status(Product&&)>& visit);
 
-  // Full-text search over title, brand, color, category and description with SQLite FTS5
-  // (bm25; weights title 10, brand 5, color 3, category 3, description 1). Terms are ORed.
-  // An empty `locale` searches every locale. At most `limit` hits, best first; none for a
-  // query without a word.
-  Result<std::vector<TextHit>> search_text(const std::string& query, const std::string& locale,
-                                           int limit);
 
  private:
   class Impl;
