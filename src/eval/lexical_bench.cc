@@ -18,6 +18,7 @@
 #include "aisle/io/readers.h"
 #include "aisle/peers/xapian_bm25.h"
 #include "aisle/text/inverted_index.h"
+#include "work_dir.h"
 
 namespace aisle::eval {
 namespace {
@@ -269,23 +270,9 @@ Result<nlohmann::json> run_lexical_bench(const Context& context, const LexicalBe
   index.reset();
 
   if (options.xapian) {
-    std::filesystem::path work_dir = options.work_dir;
-    bool temporary = work_dir.empty();
-    if (temporary) {
-      std::random_device device;
-      work_dir = std::filesystem::temp_directory_path() / ("aisle-bench-" + std::to_string(::getpid()) + "-" + std::to_string(device()));
-    }
-    std::filesystem::create_directories(work_dir);
-    struct Cleanup {
-      std::filesystem::path dir;
-      bool active;
-      ~Cleanup() {
-        std::error_code ignored;
-        if (active) std::filesystem::remove_all(dir, ignored);
-      }
-    } cleanup{work_dir, temporary};
+    WorkDir work_dir(options.work_dir, "aisle-bench");
     AISLE_ASSIGN_OR_RETURN(auto analyzer, text::Analyzer::create("en"));
-    AISLE_ASSIGN_OR_RETURN(auto xapian, peers::XapianBm25::create(work_dir / "xapian"));
+    AISLE_ASSIGN_OR_RETURN(auto xapian, peers::XapianBm25::create(work_dir.path() / "xapian"));
     CatalogModel again = model;
     double analysis_seconds = 0, xapian_build_seconds = 0;
     std::vector<std::string> terms;

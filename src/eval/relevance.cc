@@ -15,6 +15,7 @@
 #include "aisle/io/readers.h"
 #include "aisle/peers/xapian_bm25.h"
 #include "aisle/text/inverted_index.h"
+#include "work_dir.h"
 
 namespace aisle::eval {
 namespace {
@@ -140,27 +141,12 @@ Result<nlohmann::json> evaluate_relevance(const Context& context, const Relevanc
   AISLE_RETURN_IF_ERROR(index->upsert(corpus.documents, context));
   const double build_seconds = seconds_since(build_start);
 
-  std::filesystem::path work_dir = options.work_dir;
-  bool temporary = work_dir.empty();
-  if (temporary) {
-    std::random_device device;
-    work_dir = std::filesystem::temp_directory_path() /
-               ("aisle-eval-" + std::to_string(::getpid()) + "-" + std::to_string(device()));
-  }
-  std::filesystem::create_directories(work_dir);
-  struct Cleanup {
-    std::filesystem::path dir;
-    bool active;
-    ~Cleanup() {
-      std::error_code ignored;
-      if (active) std::filesystem::remove_all(dir, ignored);
-    }
-  } cleanup{work_dir, temporary};
+  WorkDir work_dir(options.work_dir, "aisle-eval");
 
   AISLE_ASSIGN_OR_RETURN(auto analyzer, text::Analyzer::create(options.locale));
   const auto xapian_start = Clock::now();
-  AISLE_ASSIGN_OR_RETURN(auto xapian_terms, peers::XapianBm25::create(work_dir / "xapian-aisle-terms"));
-  AISLE_ASSIGN_OR_RETURN(auto xapian_own, peers::XapianBm25::create(work_dir / "xapian-own-analyzer"));
+  AISLE_ASSIGN_OR_RETURN(auto xapian_terms, peers::XapianBm25::create(work_dir.path() / "xapian-aisle-terms"));
+  AISLE_ASSIGN_OR_RETURN(auto xapian_own, peers::XapianBm25::create(work_dir.path() / "xapian-own-analyzer"));
   for (const text::Document& document : corpus.documents) {
     std::string text = document.title + "\n" + document.description;
     AISLE_RETURN_IF_ERROR(xapian_terms->add_terms(analyzer->terms(text)));
