@@ -240,6 +240,21 @@ std::vector<std::uint8_t> DocTable::serialize() const {
   return std::move(writer.out);
 }
 
+std::size_t DocTable::serialized_bytes() const {
+  auto dictionary_bytes = [](const Dictionary& dictionary) {
+    std::size_t bytes = sizeof(std::uint32_t);
+    for (std::uint32_t id = 0; id < dictionary.size(); ++id) {
+      bytes += 2 * sizeof(std::uint32_t) + dictionary.key(id).size() + dictionary.display(id).size();
+    }
+    return bytes;
+  };
+  std::size_t bytes = 32 + dictionary_bytes(locales_) + dictionary_bytes(brands_) + dictionary_bytes(colors_) +
+                      dictionary_bytes(categories_) + category_parents_.size() * sizeof(std::uint32_t) +
+                      rows_.size() * sizeof(DocRow);
+  for (const std::string& id : external_ids_) bytes += sizeof(std::uint32_t) + id.size();
+  return bytes;
+}
+
 Result<DocTable> DocTable::parse(std::span<const std::uint8_t> bytes, const std::string& name) {
   auto corrupt = [&](const std::string& what) {
     return Status::corruption("index document table " + name + ": " + what);

@@ -97,6 +97,8 @@ class DocTable {
   DocTable compacted(std::vector<std::uint32_t>* remap) const;
 
   std::vector<std::uint8_t> serialize() const;
+  // serialize().size(), computed without building the buffer.
+  std::size_t serialized_bytes() const;
   static Result<DocTable> parse(std::span<const std::uint8_t> bytes, const std::string& name);
 
  private:

@@ -283,6 +283,9 @@ class InvertedIndex::Impl {
     documents_added += static_cast<double>(batch.size());
     const std::array<double, kNumFields> average = average_lengths();
     const auto base = static_cast<std::uint32_t>(docs.size());
+    // One lease for the whole batch: dictionary keys are normalized several times a document.
+    auto normalizer = analyzers.lease("en");
+    AISLE_CHECK(normalizer.is_ok(), "the English analyzer must always be available");
     for (std::size_t i = 0; i < batch.size(); ++i) {
       const Document& document = batch[i];
       std::uint32_t old = docs.find(document.product);
@@ -291,10 +294,11 @@ class InvertedIndex::Impl {
       std::string path;
       for (const std::string& part : document.category) {
         if (!path.empty()) path += " > ";
-        path += normalize(part);
+        path += (*normalizer)->normalize(part);
         category_keys.push_back(path);
       }
-      docs.add(document, normalize(document.brand), normalize(document.color), category_keys, prior_of(document));
+      docs.add(document, (*normalizer)->normalize(document.brand), (*normalizer)->normalize(document.color),
+               category_keys, prior_of(document));
     }
     // Pass 2: impacts.
     for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -847,7 +851,7 @@ IndexStats InvertedIndex::stats() const {
     stats.postings_bytes += static_cast<std::int64_t>(ref.segment->postings_bytes());
     stats.total_bytes += static_cast<std::int64_t>(ref.segment->total_bytes());
   }
-  stats.total_bytes += static_cast<std::int64_t>(impl_->docs.serialize().size());
+  stats.total_bytes += static_cast<std::int64_t>(impl_->docs.serialized_bytes());
   stats.average_field_length = impl_->average_lengths();
   return stats;
 }
