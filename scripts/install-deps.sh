@@ -13,6 +13,9 @@ packages=(
   libsqlite3-dev sqlite3 nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   # text: Unicode (ICU), Snowball stemmers, MeCab + IPA dictionary (Japanese), postings compression
   libicu-dev libstemmer-dev libmecab-dev mecab-ipadic-utf8 libstreamvbyte-dev
+  # models and vectors: libtorch (+ gloo, which its CMake config needs), OpenMP OpenBLAS (the
+  # default reference BLAS is 15-20x slower), hnswlib (approximate k-NN), faiss
+  libtorch-dev libgloo-dev libopenblas0-openmp libhnswlib-dev libfaiss-dev
   # peers measured side by side in evaluations and benchmarks
   libxapian-dev
   # tests and benchmarks

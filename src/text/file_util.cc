@@ -69,16 +69,5 @@ Result<std::shared_ptr<const Bytes>> map_file(const std::filesystem::path& path)
   return std::shared_ptr<const Bytes>(std::make_shared<MappedBytes>(address, size));
 }
 
-std::uint64_t checksum64(std::span<const std::uint8_t> data) {
-  std::uint64_t hash = 0xcbf29ce484222325ULL;
-  std::size_t i = 0;
-  for (; i + 8 <= data.size(); i += 8) {
-    std::uint64_t word;
-    std::memcpy(&word, data.data() + i, 8);
-    hash = (hash ^ word) * 0x100000001b3ULL;
-  }
-  for (; i < data.size(); ++i) hash = (hash ^ data[i]) * 0x100000001b3ULL;
-  return hash;
-}
 
 }  // namespace aisle::text

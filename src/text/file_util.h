@@ -13,6 +13,8 @@
 
 namespace aisle::text {
 
+using aisle::checksum64;
+
 // Bytes an index part lives in: an owned buffer (built in memory) or a read-only mmap.
 class Bytes {
  public:
@@ -23,8 +25,5 @@ class Bytes {
 std::shared_ptr<const Bytes> owned_bytes(std::vector<std::uint8_t> buffer);
 // Maps `path` read-only. kNotFound / kIoError naming the file.
 Result<std::shared_ptr<const Bytes>> map_file(const std::filesystem::path& path);
-
-// A fast 64-bit checksum (FNV-1a over 8-byte words) for detecting damaged files.
-std::uint64_t checksum64(std::span<const std::uint8_t> data);
 
 }  // namespace aisle::text

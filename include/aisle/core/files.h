@@ -15,4 +15,11 @@ namespace aisle {
 Status write_file_atomically(const std::filesystem::path& path, std::span<const std::uint8_t> data);
 Status write_file_atomically(const std::filesystem::path& path, std::string_view text);
 
+// Makes a file that another library wrote to `temporary` durable under `path`: fsync it,
+// rename it over `path`, fsync the directory. kIoError naming the file on failure.
+Status commit_file(const std::filesystem::path& temporary, const std::filesystem::path& path);
+
+// A fast 64-bit checksum (FNV-1a over 8-byte words) for detecting damaged files.
+std::uint64_t checksum64(std::span<const std::uint8_t> data);
+
 }  // namespace aisle
