@@ -1,0 +1,478 @@
+// The only translation unit of the encoders that includes torch.
+#include "aisle/models/text_encoder.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <numeric>
+#include <random>
+#include <sstream>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "aisle/core/files.h"
+
+namespace aisle::models {
+namespace {
+
+constexpr char kMagic[8] = {'A', 'I', 'S', 'L', 'E', 'E', 'N', 'C'};
+constexpr std::uint32_t kFormatVersion = 1;
+
+Status check_config(const EncoderConfig& config) {
+  if (config.dim < 2 || config.dim > 4096) return Status::bad_input("encoder dim must be in 2..4096");
+  if (config.embedding_dim < 2 || config.embedding_dim > 4096) return Status::bad_input("embedding_dim must be in 2..4096");
+  if (config.hidden < 1 || config.hidden > 16384) return Status::bad_input("hidden must be in 1..16384");
+  if (config.features.buckets < 16 || config.features.buckets > (1 << 26)) {
+    return Status::bad_input("feature buckets must be in 16..2^26");
+  }
+  if (config.features.max_query_tokens < 1 || config.features.max_product_tokens < 1 ||
+      config.features.max_query_tokens > 512 || config.features.max_product_tokens > 512) {
+    return Status::bad_input("max tokens must be in 1..512");
+  }
+  if (config.architecture == Architecture::kTransformer) {
+    if (config.layers < 1 || config.layers > 12) return Status::bad_input("transformer layers must be in 1..12");
+    if (config.heads < 1 || config.embedding_dim % config.heads != 0) {
+      return Status::bad_input("embedding_dim must be a multiple of heads");
+    }
+  }
+  return Status::ok();
+}
+
+// One tower: bag or token vectors in, a unit vector out.
+struct TowerImpl : torch::nn::Module {
+  TowerImpl(const EncoderConfig& config, int max_tokens) : architecture(config.architecture) {
+    if (architecture == Architecture::kPooled) {
+      hidden = register_module("hidden", torch::nn::Linear(config.embedding_dim, config.hidden));
+      out = register_module("out", torch::nn::Linear(config.hidden, config.dim));
+      shortcut = register_module("shortcut", torch::nn::Linear(config.embedding_dim, config.dim));
+    } else {
+      position = register_module("position", torch::nn::Embedding(max_tokens, config.embedding_dim));
+      for (int i = 0; i < config.layers; ++i) {
+        auto layer = torch::nn::TransformerEncoderLayer(
+            torch::nn::TransformerEncoderLayerOptions(config.embedding_dim, config.heads)
+                .dim_feedforward(config.hidden)
+                .dropout(0.1));
+        layers.push_back(register_module("layer" + std::to_string(i), layer));
+      }
+      out = register_module("out", torch::nn::Linear(config.embedding_dim, config.dim));
+    }
+  }
+
+  // Pooled: x is [B, E] (weighted means of feature embeddings).
+  torch::Tensor pooled(const torch::Tensor& x) {
+    return torch::nn::functional::normalize(
+        out(torch::gelu(hidden(x))) + shortcut(x), torch::nn::functional::NormalizeFuncOptions().dim(1).eps(1e-6));
+  }
+
+  // Transformer: tokens is [S, B, E], padding [B, S] (true = padding), lengths [B, 1] (>= 1).
+  torch::Tensor sequence(torch::Tensor tokens, const torch::Tensor& padding, const torch::Tensor& lengths) {
+    const int64_t s = tokens.size(0);
+    tokens = tokens + position(torch::arange(s, torch::kLong)).unsqueeze(1);
+    for (auto& layer : layers) tokens = layer->forward(tokens, /*src_mask=*/torch::Tensor(), padding);
+    torch::Tensor keep = (~padding).transpose(0, 1).unsqueeze(2).to(torch::kFloat);  // [S, B, 1]
+    torch::Tensor mean = (tokens * keep).sum(0) / lengths;
+    return torch::nn::functional::normalize(out(mean), torch::nn::functional::NormalizeFuncOptions().dim(1).eps(1e-6));
+  }
+
+  Architecture architecture;
+  torch::nn::Linear hidden{nullptr}, out{nullptr}, shortcut{nullptr};
+  torch::nn::Embedding position{nullptr};
+  std::vector<torch::nn::TransformerEncoderLayer> layers;
+};
+TORCH_MODULE(Tower);
+
+struct NetImpl : torch::nn::Module {
+  explicit NetImpl(const EncoderConfig& config) {
+    embedding = register_module(
+        "embedding", torch::nn::EmbeddingBag(torch::nn::EmbeddingBagOptions(config.features.buckets, config.embedding_dim)
+                                                 .mode(torch::kSum)));
+    torch::NoGradGuard no_grad;
+    embedding->weight.normal_(0, 0.1);
+    query = register_module("query", Tower(config, config.features.max_query_tokens));
+    product = register_module("product", Tower(config, config.features.max_product_tokens));
+  }
+  torch::nn::EmbeddingBag embedding{nullptr};
+  Tower query{nullptr}, product{nullptr};
+};
+TORCH_MODULE(Net);
+
+// Featurized texts of one batch, as tensors.
+struct Batch {
+  torch::Tensor ids, weights, offsets;  // bags: per text (pooled) or per token (transformer)
+  std::vector<std::int64_t> tokens_per_text;
+};
+
+Batch to_batch(const std::vector<const Features*>& texts, bool per_token) {
+  std::vector<std::int64_t> ids, offsets;
+  std::vector<float> weights;
+  Batch batch;
+  for (const Features* f : texts) {
+    if (per_token) {
+      for (int t = 0; t < f->tokens(); ++t) offsets.push_back(static_cast<std::int64_t>(ids.size()) + f->token_offsets[t]);
+      batch.tokens_per_text.push_back(f->tokens());
+    } else {
+      offsets.push_back(static_cast<std::int64_t>(ids.size()));
+    }
+    ids.insert(ids.end(), f->ids.begin(), f->ids.end());
+    weights.insert(weights.end(), f->weights.begin(), f->weights.end());
+  }
+  batch.ids = torch::tensor(ids, torch::kLong);
+  batch.weights = torch::tensor(weights, torch::kFloat);
+  batch.offsets = torch::tensor(offsets, torch::kLong);
+  return batch;
+}
+
+}  // namespace
+
+struct TextEncoder::Impl {
+  EncoderConfig config;
+  Net net{nullptr};
+  mutable std::mutex featurizer_mutex;
+  mutable std::unique_ptr<Featurizer> featurizer;
+  mutable std::mutex forward_mutex;  // train() vs encode(): modules switch train/eval mode
+
+  // Weighted means of the bags: [n, E].
+  torch::Tensor bag_means(const Batch& batch) {
+    if (batch.offsets.numel() == 0) return torch::zeros({0, config.embedding_dim});
+    torch::Tensor sums = net->embedding(batch.ids, batch.offsets, batch.weights);
+    // Per-bag weight totals, by the same offsets.
+    torch::Tensor ends = torch::cat({batch.offsets.slice(0, 1), torch::tensor({batch.ids.size(0)}, torch::kLong)});
+    torch::Tensor cumulative = torch::cat({torch::zeros({1}), batch.weights.cumsum(0)});
+    torch::Tensor totals = cumulative.index_select(0, ends) - cumulative.index_select(0, batch.offsets);
+    return sums / totals.clamp_min(1e-6).unsqueeze(1);
+  }
+
+  torch::Tensor forward(Tower& tower, const std::vector<const Features*>& texts) {
+    const bool per_token = config.architecture == Architecture::kTransformer;
+    Batch batch = to_batch(texts, per_token);
+    torch::Tensor bags = bag_means(batch);
+    if (!per_token) return tower->pooled(bags);
+    // Pack token vectors into [S, B, E]; a text without tokens gets one zero token.
+    const std::int64_t b = static_cast<std::int64_t>(texts.size());
+    std::int64_t s = 1;
+    for (std::int64_t n : batch.tokens_per_text) s = std::max(s, n);
+    const std::int64_t zero_row = bags.size(0);
+    torch::Tensor table = torch::cat({bags, torch::zeros({1, config.embedding_dim})});
+    std::vector<std::int64_t> gather(static_cast<std::size_t>(s * b), zero_row);
+    std::vector<std::uint8_t> pad(static_cast<std::size_t>(b * s), 1);
+    std::vector<float> lengths(static_cast<std::size_t>(b));
+    std::int64_t row = 0;
+    for (std::int64_t i = 0; i < b; ++i) {
+      std::int64_t n = batch.tokens_per_text[static_cast<std::size_t>(i)];
+      for (std::int64_t t = 0; t < n; ++t) gather[static_cast<std::size_t>(t * b + i)] = row++;
+      for (std::int64_t t = 0; t < std::max<std::int64_t>(n, 1); ++t) pad[static_cast<std::size_t>(i * s + t)] = 0;
+      lengths[static_cast<std::size_t>(i)] = static_cast<float>(std::max<std::int64_t>(n, 1));
+    }
+    torch::Tensor tokens = table.index_select(0, torch::tensor(gather, torch::kLong)).view({s, b, config.embedding_dim});
+    torch::Tensor padding = torch::tensor(std::vector<int64_t>(pad.begin(), pad.end()), torch::kLong).view({b, s}).to(torch::kBool);
+    torch::Tensor length_tensor = torch::tensor(lengths, torch::kFloat).view({b, 1});
+    return tower->sequence(tokens, padding, length_tensor);
+  }
+
+  // Unit vectors of featurized texts, row-major [n x dim], in chunks.
+  std::vector<float> encode(Tower& tower, const std::vector<Features>& features) {
+    std::vector<float> out(features.size() * static_cast<std::size_t>(config.dim));
+    torch::InferenceMode inference;
+    std::lock_guard lock(forward_mutex);
+    constexpr std::size_t kChunk = 512;
+    for (std::size_t begin = 0; begin < features.size(); begin += kChunk) {
+      std::vector<const Features*> chunk;
+      for (std::size_t i = begin; i < std::min(features.size(), begin + kChunk); ++i) chunk.push_back(&features[i]);
+      torch::Tensor vectors = forward(tower, chunk).contiguous();
+      std::memcpy(out.data() + begin * config.dim, vectors.data_ptr<float>(),
+                  static_cast<std::size_t>(vectors.numel()) * sizeof(float));
+    }
+    return out;
+  }
+
+  Featurizer& features() const {
+    if (!featurizer) featurizer = std::make_unique<Featurizer>(config.features);
+    return *featurizer;
+  }
+};
+
+const char* architecture_name(Architecture architecture) {
+  return architecture == Architecture::kPooled ? "pooled" : "transformer";
+}
+
+Result<Architecture> parse_architecture(std::string_view name) {
+  if (name == "pooled") return Architecture::kPooled;
+  if (name == "transformer") return Architecture::kTransformer;
+  return Status::bad_input("unknown encoder architecture '" + std::string(name) + "' (pooled, transformer)");
+}
+
+nlohmann::json config_to_json(const EncoderConfig& config) {
+  const FeatureOptions& f = config.features;
+  return {{"architecture", architecture_name(config.architecture)},
+          {"dim", config.dim},
+          {"embedding_dim", config.embedding_dim},
+          {"hidden", config.hidden},
+          {"layers", config.layers},
+          {"heads", config.heads},
+          {"features",
+           {{"buckets", f.buckets},
+            {"word_bigrams", f.word_bigrams},
+            {"max_query_tokens", f.max_query_tokens},
+            {"max_product_tokens", f.max_product_tokens},
+            {"use_description", f.use_description},
+            {"title_weight", f.title_weight},
+            {"brand_weight", f.brand_weight},
+            {"color_weight", f.color_weight},
+            {"category_weight", f.category_weight},
+            {"description_weight", f.description_weight}}}};
+}
+
+Result<EncoderConfig> config_from_json(const nlohmann::json& json) {
+  EncoderConfig config;
+  try {
+    AISLE_ASSIGN_OR_RETURN(config.architecture, parse_architecture(json.at("architecture").get<std::string>()));
+    config.dim = json.at("dim").get<int>();
+    config.embedding_dim = json.at("embedding_dim").get<int>();
+    config.hidden = json.at("hidden").get<int>();
+    config.layers = json.at("layers").get<int>();
+    config.heads = json.at("heads").get<int>();
+    const nlohmann::json& f = json.at("features");
+    config.features.buckets = f.at("buckets").get<std::int64_t>();
+    config.features.word_bigrams = f.at("word_bigrams").get<bool>();
+    config.features.max_query_tokens = f.at("max_query_tokens").get<int>();
+    config.features.max_product_tokens = f.at("max_product_tokens").get<int>();
+    config.features.use_description = f.at("use_description").get<bool>();
+    config.features.title_weight = f.at("title_weight").get<float>();
+    config.features.brand_weight = f.at("brand_weight").get<float>();
+    config.features.color_weight = f.at("color_weight").get<float>();
+    config.features.category_weight = f.at("category_weight").get<float>();
+    config.features.description_weight = f.at("description_weight").get<float>();
+  } catch (const nlohmann::json::exception& error) {
+    return Status::bad_input(std::string("encoder config: ") + error.what());
+  }
+  AISLE_RETURN_IF_ERROR(check_config(config));
+  return config;
+}
+
+TextEncoder::TextEncoder(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+TextEncoder::~TextEncoder() = default;
+
+Result<std::unique_ptr<TextEncoder>> TextEncoder::create(const EncoderConfig& config, const Context& context) {
+  AISLE_RETURN_IF_ERROR(check_config(config));
+  torch::set_num_threads(std::max(context.num_threads(), 1));
+  torch::manual_seed(context.seed());
+  auto impl = std::make_unique<Impl>();
+  impl->config = config;
+  impl->net = Net(config);
+  impl->net->eval();
+  return std::unique_ptr<TextEncoder>(new TextEncoder(std::move(impl)));
+}
+
+Status TextEncoder::save(const std::filesystem::path& path) const {
+  std::lock_guard lock(impl_->forward_mutex);
+  std::ostringstream archive_bytes;
+  try {
+    torch::serialize::OutputArchive archive;
+    impl_->net->save(archive);
+    archive.save_to(archive_bytes);
+  } catch (const std::exception& error) {
+    return Status::internal(std::string("cannot serialize the encoder: ") + error.what());
+  }
+  std::string json = config_to_json(impl_->config).dump();
+  std::string file(kMagic, 8);
+  auto put_u32 = [&](std::uint32_t value) { file.append(reinterpret_cast<const char*>(&value), 4); };
+  put_u32(kFormatVersion);
+  put_u32(static_cast<std::uint32_t>(json.size()));
+  file += json;
+  file += archive_bytes.str();
+  std::error_code error;
+  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), error);
+  return write_file_atomically(path, file);
+}
+
+Result<std::unique_ptr<TextEncoder>> TextEncoder::load(const std::filesystem::path& path, const Context& context) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::not_found("no encoder at " + path.string());
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto corrupt = [&](const std::string& what) { return Status::corruption(path.string() + ": " + what); };
+  if (bytes.size() < 16 || std::memcmp(bytes.data(), kMagic, 8) != 0) return corrupt("not an Aisle encoder file");
+  std::uint32_t version = 0, json_size = 0;
+  std::memcpy(&version, bytes.data() + 8, 4);
+  std::memcpy(&json_size, bytes.data() + 12, 4);
+  if (version != kFormatVersion) {
+    return corrupt("encoder format version " + std::to_string(version) + ", this build reads " + std::to_string(kFormatVersion));
+  }
+  if (json_size > bytes.size() - 16) return corrupt("truncated header");
+  auto json = nlohmann::json::parse(bytes.begin() + 16, bytes.begin() + 16 + json_size, nullptr, false);
+  if (json.is_discarded()) return corrupt("header is not JSON");
+  auto config = config_from_json(json);
+  if (!config.is_ok()) return corrupt(config.status().message());
+  AISLE_ASSIGN_OR_RETURN(auto encoder, create(*config, context));
+  try {
+    std::istringstream archive_bytes(bytes.substr(16 + json_size));
+    torch::serialize::InputArchive archive;
+    archive.load_from(archive_bytes);
+    encoder->impl_->net->load(archive);
+  } catch (const std::exception& error) {
+    return corrupt(std::string("weights do not load: ") + error.what());
+  }
+  encoder->impl_->net->eval();
+  return encoder;
+}
+
+Result<TrainReport> TextEncoder::train(const TrainingSet& data, const TrainOptions& options, const Context& context) {
+  if (data.query_locales.size() != data.queries.size()) return Status::bad_input("one locale per training query is needed");
+  if (options.batch_size < 2) return Status::bad_input("batch_size must be at least 2");
+  if (!(options.max_grade > options.min_grade)) return Status::bad_input("max_grade must exceed min_grade");
+  for (const TrainingPair& pair : data.pairs) {
+    if (pair.query >= data.queries.size() || pair.product >= data.products.size()) {
+      return Status::bad_input("a training pair refers to a query or product that is not in the set");
+    }
+  }
+  std::lock_guard lock(impl_->forward_mutex);
+  torch::set_num_threads(std::max(context.num_threads(), 1));
+  torch::manual_seed(context.seed());
+
+  // Featurize every text once.
+  std::vector<Features> query_features(data.queries.size()), product_features(data.products.size());
+  {
+    std::lock_guard features_lock(impl_->featurizer_mutex);
+    Featurizer& featurizer = impl_->features();
+    for (std::size_t i = 0; i < data.queries.size(); ++i) {
+      AISLE_RETURN_IF_ERROR(featurizer.query(data.queries[i], data.query_locales[i], &query_features[i]));
+    }
+    for (std::size_t i = 0; i < data.products.size(); ++i) {
+      AISLE_RETURN_IF_ERROR(featurizer.product(data.products[i], &product_features[i]));
+    }
+  }
+
+  struct Positive {
+    std::uint32_t query, product;
+    float weight;
+  };
+  std::vector<Positive> positives;
+  std::unordered_set<std::uint64_t> positive_pairs;
+  std::unordered_map<std::uint32_t, std::vector<std::uint32_t>> poor;  // query -> poorly graded products
+  TrainReport report;
+  for (const TrainingPair& pair : data.pairs) {
+    if (pair.grade >= options.positive_grade) {
+      float weight = (pair.grade - options.min_grade) / (options.max_grade - options.min_grade);
+      positives.push_back(Positive{pair.query, pair.product, std::clamp(weight, 0.05f, 1.0f)});
+      positive_pairs.insert((std::uint64_t{pair.query} << 32) | pair.product);
+    } else {
+      poor[pair.query].push_back(pair.product);
+      ++report.hard_negatives;
+    }
+  }
+  report.positives = static_cast<std::int64_t>(positives.size());
+  if (positives.empty()) return Status::bad_input("no training pair is graded at or above the positive grade");
+
+  Net& net = impl_->net;
+  net->train();
+  torch::optim::Adam optimizer(net->parameters(), torch::optim::AdamOptions(options.learning_rate));
+  std::mt19937_64 rng(context.seed());
+  const float inverse_temperature = static_cast<float>(1.0 / options.temperature);
+  const std::size_t batch_size = static_cast<std::size_t>(options.batch_size);
+
+  for (int epoch = 0; epoch < options.epochs; ++epoch) {
+    const auto epoch_start = std::chrono::steady_clock::now();
+    std::shuffle(positives.begin(), positives.end(), rng);
+    double loss_sum = 0;
+    int batches = 0;
+    for (std::size_t begin = 0; begin < positives.size(); begin += batch_size) {
+      const std::size_t end = std::min(positives.size(), begin + batch_size);
+      if (end - begin < 2) break;
+      std::vector<const Features*> queries, products;
+      std::vector<std::uint32_t> query_ids, product_ids;
+      std::vector<float> weights;
+      for (std::size_t i = begin; i < end; ++i) {
+        queries.push_back(&query_features[positives[i].query]);
+        products.push_back(&product_features[positives[i].product]);
+        query_ids.push_back(positives[i].query);
+        product_ids.push_back(positives[i].product);
+        weights.push_back(positives[i].weight);
+      }
+      const std::size_t b = end - begin;
+      for (std::size_t i = 0; i < b && options.hard_negatives_per_query > 0; ++i) {
+        auto it = poor.find(query_ids[i]);
+        if (it == poor.end()) continue;
+        for (int h = 0; h < options.hard_negatives_per_query && h < static_cast<int>(it->second.size()); ++h) {
+          std::uint32_t product = it->second[rng() % it->second.size()];
+          products.push_back(&product_features[product]);
+          product_ids.push_back(product);
+        }
+      }
+      const std::size_t m = products.size();
+      // A candidate is not a negative for a query it is relevant to, nor the same product as
+      // the query's own positive.
+      std::vector<float> mask(b * m, 0.0f);
+      for (std::size_t i = 0; i < b; ++i) {
+        for (std::size_t j = 0; j < m; ++j) {
+          if (j == i) continue;
+          if (product_ids[j] == product_ids[i] ||
+              positive_pairs.contains((std::uint64_t{query_ids[i]} << 32) | product_ids[j])) {
+            mask[i * m + j] = -1e4f;
+          }
+        }
+      }
+      torch::Tensor q = impl_->forward(net->query, queries);
+      torch::Tensor p = impl_->forward(net->product, products);
+      torch::Tensor mask_tensor = torch::tensor(mask).view({static_cast<long>(b), static_cast<long>(m)});
+      torch::Tensor logits = torch::mm(q, p.t()) * inverse_temperature + mask_tensor;
+      torch::Tensor targets = torch::arange(static_cast<long>(b), torch::kLong);
+      torch::Tensor w = torch::tensor(weights);
+      torch::Tensor forward_loss = torch::nn::functional::cross_entropy(
+          logits, targets, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
+      torch::Tensor backward_logits = logits.slice(1, 0, static_cast<long>(b)).t();
+      torch::Tensor backward_loss = torch::nn::functional::cross_entropy(
+          backward_logits, targets, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
+      torch::Tensor loss = ((forward_loss + backward_loss) * w).sum() / (2 * w.sum());
+      optimizer.zero_grad();
+      loss.backward();
+      torch::nn::utils::clip_grad_norm_(net->parameters(), 5.0);
+      optimizer.step();
+      loss_sum += loss.item<double>();
+      ++batches;
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+    const double mean_loss = batches > 0 ? loss_sum / batches : 0.0;
+    report.epoch_loss.push_back(mean_loss);
+    report.epoch_seconds.push_back(seconds);
+    ++report.epochs;
+    if (options.on_epoch) options.on_epoch(epoch + 1, mean_loss, seconds);
+  }
+  net->eval();
+  return report;
+}
+
+Result<std::vector<float>> TextEncoder::encode_queries(std::span<const std::string> queries, std::string_view locale) const {
+  std::vector<Features> features(queries.size());
+  {
+    std::lock_guard lock(impl_->featurizer_mutex);
+    for (std::size_t i = 0; i < queries.size(); ++i) {
+      AISLE_RETURN_IF_ERROR(impl_->features().query(queries[i], locale, &features[i]));
+    }
+  }
+  return impl_->encode(impl_->net->query, features);
+}
+
+Result<std::vector<float>> TextEncoder::encode_products(std::span<const text::Document> products) const {
+  std::vector<Features> features(products.size());
+  {
+    std::lock_guard lock(impl_->featurizer_mutex);
+    for (std::size_t i = 0; i < products.size(); ++i) {
+      AISLE_RETURN_IF_ERROR(impl_->features().product(products[i], &features[i]));
+    }
+  }
+  return impl_->encode(impl_->net->product, features);
+}
+
+int TextEncoder::dim() const { return impl_->config.dim; }
+const EncoderConfig& TextEncoder::config() const { return impl_->config; }
+
+std::int64_t TextEncoder::parameters() const {
+  std::int64_t total = 0;
+  for (const torch::Tensor& parameter : impl_->net->parameters()) total += parameter.numel();
+  return total;
+}
+
+}  // namespace aisle::models
