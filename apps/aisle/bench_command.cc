@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <filesystem>
 #include <memory>
 
 #include <fmt/format.h>
@@ -16,6 +17,7 @@
 #include "aisle/store/ingest.h"
 #include "aisle/core/files.h"
 #include "aisle/eval/lexical_bench.h"
+#include "aisle/eval/vector_bench.h"
 #include "commands.h"
 
 namespace aisle::cli {
@@ -162,10 +164,36 @@ Command add_bench(CLI::App& app) {
   lexical->add_flag("!--no-xapian", lexical_args->xapian, "Skip the Xapian peer");
   lexical->add_option("--work-dir", lexical_args->work_dir, "Where Xapian's database goes (default: the temp dir)");
   lexical->add_option("--out", *lexical_out, "Write the JSON report here too");
-  return [args, ingest, lexical, lexical_args, lexical_out](const Context& context) -> Status {
+
+  CLI::App* vectors = app.add_subcommand(
+      "vector", "Vector strategy at scale: encoder throughput, HNSW build, recall@10 vs exact and QPS per ef (+ SVG)");
+  auto vector_args = std::make_shared<eval::VectorBenchOptions>();
+  auto vector_encoder = std::make_shared<EncoderArgs>();
+  vectors->add_option("--source-dir", vector_args->source_dir, "Home Depot folder (train.csv, dev.csv)")->capture_default_str();
+  vectors->add_option("--vectors", vector_args->vectors, "Synthetic products encoded and indexed")->capture_default_str()
+      ->check(CLI::Range(std::int64_t{1000}, std::int64_t{50000000}));
+  vectors->add_option("--queries", vector_args->queries, "Queries measured")->capture_default_str();
+  vectors->add_option("--ef", vector_args->ef, "HNSW beam widths measured")->capture_default_str();
+  vectors->add_option("--m", vector_args->hnsw_m, "HNSW links per node")->capture_default_str();
+  vectors->add_option("--ef-construction", vector_args->hnsw_ef_construction, "HNSW build beam width")->capture_default_str();
+  add_encoder_options(vectors, vector_encoder.get());
+  vector_encoder->training.epochs = 1;
+  vectors->add_option("--out", *lexical_out, "Write the JSON report here (the SVG goes next to it)");
+
+  return [args, ingest, lexical, lexical_args, lexical_out, vectors, vector_args, vector_encoder](const Context& context) -> Status {
     if (ingest->parsed()) return run_bench(context, *args);
-    lexical_args->seed = context.seed();
-    AISLE_ASSIGN_OR_RETURN(nlohmann::json report, eval::run_lexical_bench(context, *lexical_args));
+    nlohmann::json report;
+    if (vectors->parsed()) {
+      AISLE_RETURN_IF_ERROR(vector_encoder->resolve());
+      vector_args->encoder = vector_encoder->config;
+      vector_args->epochs = vector_encoder->training.epochs;
+      vector_args->seed = context.seed();
+      if (!lexical_out->empty()) vector_args->svg = std::filesystem::path(*lexical_out).replace_extension(".svg");
+      AISLE_ASSIGN_OR_RETURN(report, eval::run_vector_bench(context, *vector_args));
+    } else {
+      lexical_args->seed = context.seed();
+      AISLE_ASSIGN_OR_RETURN(report, eval::run_lexical_bench(context, *lexical_args));
+    }
     std::string text = report.dump(2);
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fputc('\n', stdout);

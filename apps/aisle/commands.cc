@@ -177,4 +177,22 @@ Command add_stats(CLI::App& app) {
   };
 }
 
+Status EncoderArgs::resolve() {
+  AISLE_ASSIGN_OR_RETURN(config.architecture, models::parse_architecture(architecture));
+  // A transformer sees word order itself; bigram pseudo-tokens would only lengthen its input.
+  if (config.architecture == models::Architecture::kTransformer) config.features.word_bigrams = false;
+  return Status::ok();
+}
+
+void add_encoder_options(CLI::App* app, EncoderArgs* args) {
+  app->add_option("--encoder", args->architecture, "Encoder architecture: pooled or transformer")->capture_default_str();
+  app->add_option("--dim", args->config.dim, "Output vector size")->capture_default_str()->check(CLI::Range(2, 4096));
+  app->add_option("--embedding-dim", args->config.embedding_dim, "Feature embedding size")
+      ->capture_default_str()->check(CLI::Range(2, 4096));
+  app->add_option("--buckets", args->config.features.buckets, "Hashed feature buckets")->capture_default_str();
+  app->add_option("--epochs", args->training.epochs, "Training epochs")->capture_default_str()->check(CLI::Range(0, 1000));
+  app->add_option("--batch-size", args->training.batch_size, "Training batch size")->capture_default_str()->check(CLI::Range(2, 65536));
+  app->add_option("--learning-rate", args->training.learning_rate, "Adam learning rate")->capture_default_str();
+}
+
 }  // namespace aisle::cli

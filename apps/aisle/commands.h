@@ -11,6 +11,7 @@
 
 #include "aisle/core/context.h"
 #include "aisle/core/status.h"
+#include "aisle/models/text_encoder.h"
 
 namespace aisle::cli {
 
@@ -26,7 +27,18 @@ void say(fmt::format_string<Args...> format, Args&&... args) {
 // Runs the chosen subcommand with the process's Context.
 using Command = std::function<Status(const Context&)>;
 
+// The encoder's architecture and training options, shared by `train encoder` and `eval relevance`.
+struct EncoderArgs {
+  std::string architecture = "pooled";
+  models::EncoderConfig config;
+  models::TrainOptions training;
+  // Resolves `architecture` into config; kBadInput for an unknown name.
+  Status resolve();
+};
+void add_encoder_options(CLI::App* app, EncoderArgs* args);
+
 Command add_ingest(CLI::App& app);
+Command add_train(CLI::App& app);
 Command add_stats(CLI::App& app);
 Command add_index(CLI::App& app);
 Command add_search(CLI::App& app);

@@ -33,19 +33,30 @@ Command add_eval(CLI::App& app) {
   app.require_subcommand(1);
   struct Args {
     eval::RelevanceOptions relevance;
+    EncoderArgs encoder;
     std::string out;
   };
   auto args = std::make_shared<Args>();
-  CLI::App* relevance = app.add_subcommand("relevance", "Lexical retrieval quality vs Xapian BM25 (nDCG@10, MRR@10, recall@100)");
+  CLI::App* relevance = app.add_subcommand("relevance", "Lexical, vector and hybrid retrieval quality vs Xapian BM25 (nDCG@10, MRR@10, recall@100)");
   relevance->add_option("--train", args->relevance.train, "Judgments whose products join the corpus")->required();
   relevance->add_option("--test", args->relevance.test, "Judgments with the evaluation queries")->required();
   relevance->add_option("--locale", args->relevance.locale, "Locale of the rows and queries")->capture_default_str();
   relevance->add_option("--relevant-min-grade", args->relevance.relevant_min_grade,
                         "Grade at or above which a judged product is relevant")->capture_default_str();
   relevance->add_option("--depth", args->relevance.depth, "Results per query")->capture_default_str()->check(CLI::Range(10, 10000));
+  relevance->add_option("--ef", args->relevance.vector_ef, "HNSW beam width at query time")->capture_default_str();
+  add_encoder_options(relevance, &args->encoder);
+  relevance->add_flag_callback("--no-vectors", [args] { args->encoder.training.epochs = 0; },
+                               "Leave out the vector strategy (no encoder training)");
   relevance->add_option("--out", args->out, "Report JSON")->required();
   return [args, relevance](const Context& context) -> Status {
     if (!relevance->parsed()) return Status::bad_input("unknown evaluation task");
+    AISLE_RETURN_IF_ERROR(args->encoder.resolve());
+    args->relevance.encoder = args->encoder.config;
+    args->relevance.training = args->encoder.training;
+    args->relevance.training.on_epoch = [](int epoch, double loss, double seconds) {
+      say("encoder epoch {}: loss {:.4f}, {:.1f} s", epoch, loss, seconds);
+    };
     AISLE_ASSIGN_OR_RETURN(nlohmann::json report, eval::evaluate_relevance(context, args->relevance));
     AISLE_RETURN_IF_ERROR(write_file_atomically(args->out, report.dump(2) + "\n"));
     print_report(report);

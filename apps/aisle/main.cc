@@ -30,10 +30,13 @@ int main(int argc, char** argv) {
   };
   add("ingest", "Read catalog, judgment and event files into the store", cli::add_ingest);
   add("stats", "Counts per locale, label and event type, and the ingest log", cli::add_stats);
-  add("index", "Build or update the search index from the store", cli::add_index);
-  add("search", "Search the catalog: lexical (BM25F) or structured (query understanding)", cli::add_search);
+  add("train", "Train models from the store (encoder: the vector strategy's two towers)", cli::add_train);
+  add("index", "Build or update the search index (and the product vectors, given an encoder) from the store",
+      cli::add_index);
+  add("search", "Search the catalog: lexical (BM25F), structured (query understanding), vector (k-NN) or hybrid",
+      cli::add_search);
   add("eval", "Evaluations on held-out data that write a JSON report (relevance)", cli::add_eval);
-  add("bench", "Benchmarks that write a JSON report (ingest, lexical)", cli::add_bench);
+  add("bench", "Benchmarks that write a JSON report (ingest, lexical, vector)", cli::add_bench);
 
   try {
     app.parse(argc, argv);

@@ -1,4 +1,6 @@
 // aisle index, aisle search.
+#include <algorithm>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -6,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "aisle/retrieve/lexical.h"
+#include "aisle/retrieve/vector_strategy.h"
 #include "aisle/store/store.h"
 #include "commands.h"
 
@@ -47,16 +50,49 @@ Status parse_filter(const std::string& text, text::Filter* filter) {
   return Status::ok();
 }
 
+// The vector strategy only filters by locale and category inside the index; brand, color and
+// price are checked on the stored listing.
+bool passes(const text::Filter& filter, const io::ProductRecord& record) {
+  auto one_of = [](const std::vector<std::string>& allowed, const std::string& value) {
+    return allowed.empty() || std::find(allowed.begin(), allowed.end(), value) != allowed.end();
+  };
+  if (!one_of(filter.brands, record.brand) || !one_of(filter.colors, record.color)) return false;
+  if (!one_of(filter.locales, record.locale)) return false;
+  if (filter.min_price && (!record.price || *record.price < *filter.min_price)) return false;
+  if (filter.max_price && (!record.price || *record.price > *filter.max_price)) return false;
+  if (!filter.categories.empty()) {
+    std::string path = text::category_path_string(record.category);
+    bool any = false;
+    for (const std::string& prefix : filter.categories) {
+      any = any || path == prefix || path.starts_with(prefix + " > ");
+    }
+    if (!any) return false;
+  }
+  return true;
+}
+
+// One result row whatever strategy found it.
+struct Row {
+  ProductId product;
+  double score = 0;
+  std::uint32_t found_by = 0;
+  const text::Hit* lexical = nullptr;  // when the lexical or structured strategy found it
+  float vector_score = 0;
+  int lexical_rank = 0, vector_rank = 0;
+};
+
 }  // namespace
 
 Command add_index(CLI::App& app) {
   struct Args {
     std::string data_dir;
     bool rebuild = false;
+    bool no_vectors = false;
   };
   auto args = std::make_shared<Args>();
   app.add_option("--data-dir", args->data_dir, "Data directory")->required();
   app.add_flag("--rebuild", args->rebuild, "Rebuild from scratch instead of applying changes");
+  app.add_flag("--no-vectors", args->no_vectors, "Skip embedding products even when an encoder exists");
   return [args](const Context& context) -> Status {
     AISLE_ASSIGN_OR_RETURN(auto store, store::Store::open(args->data_dir));
     retrieve::IndexUpdateOptions options;
@@ -68,15 +104,27 @@ Command add_index(CLI::App& app) {
         report.created ? "built" : "updated", report.documents, report.added, report.updated, report.removed,
         report.unchanged, report.segments, static_cast<double>(report.index_bytes) / 1e6, report.phrases,
         report.seconds);
+    if (args->no_vectors) return Status::ok();
+    if (!std::filesystem::exists(retrieve::encoder_path(args->data_dir))) {
+      say("vectors: no encoder in {} (run `aisle train encoder` for the vector strategy)", args->data_dir);
+      return Status::ok();
+    }
+    AISLE_ASSIGN_OR_RETURN(auto encoder, models::TextEncoder::load(retrieve::encoder_path(args->data_dir), context));
+    retrieve::VectorIndexReport vectors;
+    AISLE_RETURN_IF_ERROR(retrieve::build_vector_index(*store, *encoder, context, args->data_dir, &vectors));
+    say("vectors built: {} products x {} dims ({} encoder), encode {:.2f} s, HNSW {:.2f} s", vectors.products,
+        encoder->dim(), models::architecture_name(encoder->config().architecture), vectors.encode_seconds,
+        vectors.build_seconds);
     return Status::ok();
   };
 }
 
 Command add_search(CLI::App& app) {
   struct Args {
-    std::string data_dir, query, locale = "en", strategy = "lexical";
+    std::string data_dir, query, locale = "en", strategy = "auto";
     std::vector<std::string> filters;
     int k = 10;
+    int ef = 128;
     bool explain = false, json = false, facets = false, no_typos = false;
   };
   auto args = std::make_shared<Args>();
@@ -85,15 +133,24 @@ Command add_search(CLI::App& app) {
   app.add_option("--locale", args->locale, "The query's language")->capture_default_str();
   app.add_option("--filter", args->filters, "KEY=VALUE: brand, color, category (path), locale, price=MIN..MAX");
   app.add_option("-k,--k", args->k, "Number of results")->capture_default_str()->check(CLI::Range(1, 10000));
-  app.add_option("--strategy", args->strategy, "lexical or structured")
-      ->check(CLI::IsMember({"lexical", "structured"}))
+  app.add_option("--strategy", args->strategy,
+                 "lexical, structured, vector, hybrid (lexical + vector, fused) or auto (hybrid when the data "
+                 "directory has product vectors, else lexical)")
+      ->check(CLI::IsMember({"auto", "lexical", "structured", "vector", "hybrid"}))
       ->capture_default_str();
+  app.add_option("--ef", args->ef, "HNSW beam width (vector, hybrid)")->capture_default_str()->check(CLI::Range(1, 100000));
   app.add_flag("--explain", args->explain, "Per-field score breakdown and query-understanding slots");
   app.add_flag("--facets", args->facets, "Count brand, color, category, locale and price facets");
   app.add_flag("--no-typos", args->no_typos, "Switch typo tolerance off");
   app.add_flag("--json", args->json, "Print JSON instead of text");
-  return [args](const Context&) -> Status {
+  return [args](const Context& context) -> Status {
     AISLE_ASSIGN_OR_RETURN(Locale locale, Locale::parse(args->locale));
+    std::string strategy = args->strategy;
+    if (strategy == "auto") {
+      strategy = std::filesystem::exists(retrieve::vector_index_path(args->data_dir) / "MANIFEST.json") ? "hybrid" : "lexical";
+    }
+    const bool use_vectors = strategy == "vector" || strategy == "hybrid";
+    const bool use_lexical = strategy != "vector";
     text::SearchOptions options;
     options.locale = locale.code();
     options.k = args->k;
@@ -109,7 +166,14 @@ Command add_search(CLI::App& app) {
     retrieve::QueryAnalysis analysis;
     text::Filter slot_filter;
     bool relaxed = false;
-    if (args->strategy == "structured") {
+    // The fusion needs deeper lists than the k shown.
+    const int depth = strategy == "hybrid" ? std::max(args->k, 100) : args->k;
+    options.k = depth;
+    if (!use_lexical) {
+      if (args->explain) {
+        AISLE_ASSIGN_OR_RETURN(analysis, catalog.understanding->understand(args->query, options.locale));
+      }
+    } else if (strategy == "structured") {
       AISLE_ASSIGN_OR_RETURN(auto structured, retrieve::structured_search(*catalog.index, *catalog.understanding,
                                                                           args->query, options));
       result = std::move(structured.result);
@@ -123,23 +187,84 @@ Command add_search(CLI::App& app) {
       }
     }
 
-    nlohmann::json out;
-    out["query"] = args->query;
-    out["strategy"] = args->strategy;
-    out["relaxed"] = relaxed;
-    nlohmann::json hits = nlohmann::json::array();
+    std::vector<Row> rows;
+    const std::uint32_t lexical_bit = strategy == "structured" ? retrieve::kFoundStructured : retrieve::kFoundLexical;
     for (std::size_t rank = 0; rank < result.hits.size(); ++rank) {
       const text::Hit& hit = result.hits[rank];
-      AISLE_ASSIGN_OR_RETURN(auto product, store->get_product(hit.product));
-      nlohmann::json entry = {{"rank", rank + 1}, {"product_id", hit.external_id}, {"locale", hit.locale},
-                              {"score", hit.score}, {"prior", hit.prior}, {"found_by", args->strategy}};
+      rows.push_back(Row{hit.product, hit.score, lexical_bit, &hit, 0.0f, static_cast<int>(rank + 1), 0});
+    }
+    if (use_vectors) {
+      AISLE_ASSIGN_OR_RETURN(auto vectors, retrieve::VectorStrategy::open(args->data_dir, context));
+      vector::VectorSearchOptions vector_options;
+      const bool post_filter = !options.filter.brands.empty() || !options.filter.colors.empty() ||
+                               options.filter.min_price || options.filter.max_price ||
+                               options.filter.locales.size() > 1 || options.filter.categories.size() > 1;
+      vector_options.k = post_filter ? depth * 4 : depth;
+      vector_options.ef = std::max(args->ef, vector_options.k);
+      if (options.filter.locales.size() == 1) vector_options.filter.locale = options.filter.locales[0];
+      if (options.filter.categories.size() == 1) vector_options.filter.category_prefix = options.filter.categories[0];
+      AISLE_ASSIGN_OR_RETURN(auto neighbours, vectors->search(args->query, options.locale, vector_options));
+      retrieve::RankedList lists[2];
+      lists[0].strategy = lexical_bit;
+      for (const Row& row : rows) {
+        lists[0].products.push_back(row.product);
+        lists[0].scores.push_back(static_cast<float>(row.score));
+      }
+      lists[1].strategy = retrieve::kFoundVector;
+      for (const vector::Neighbor& n : neighbours) {
+        if (post_filter) {
+          AISLE_ASSIGN_OR_RETURN(auto product, store->get_product(n.product));
+          if (!product || !passes(options.filter, product->record)) continue;
+        }
+        if (static_cast<int>(lists[1].products.size()) >= depth) break;
+        lists[1].products.push_back(n.product);
+        lists[1].scores.push_back(n.score);
+      }
+      std::span<const retrieve::RankedList> fused_lists(lists, 2);
+      if (!use_lexical) fused_lists = fused_lists.subspan(1);
+      std::vector<Row> fused_rows;
+      for (const retrieve::FusedHit& hit : retrieve::fuse(fused_lists, static_cast<std::size_t>(args->k))) {
+        Row row{hit.product, hit.score, hit.found_by, nullptr, 0.0f, 0, 0};
+        const int lexical_index = lexical_bit == retrieve::kFoundLexical ? 0 : 1;
+        row.lexical_rank = hit.ranks[lexical_index];
+        row.vector_rank = hit.ranks[2];
+        row.vector_score = hit.scores[2];
+        if (row.lexical_rank > 0) row.lexical = rows[static_cast<std::size_t>(row.lexical_rank - 1)].lexical;
+        if (!use_lexical) row.score = hit.scores[2];
+        fused_rows.push_back(row);
+      }
+      rows = std::move(fused_rows);
+    }
+    if (static_cast<int>(rows.size()) > args->k) rows.resize(static_cast<std::size_t>(args->k));
+
+    nlohmann::json out;
+    out["query"] = args->query;
+    out["strategy"] = strategy;
+    out["relaxed"] = relaxed;
+    nlohmann::json hits = nlohmann::json::array();
+    for (std::size_t rank = 0; rank < rows.size(); ++rank) {
+      const Row& row = rows[rank];
+      AISLE_ASSIGN_OR_RETURN(auto product, store->get_product(row.product));
+      nlohmann::json entry = {{"rank", rank + 1}, {"score", row.score}, {"found_by", retrieve::strategy_names(row.found_by)}};
+      if (row.lexical != nullptr) {
+        entry["lexical_score"] = row.lexical->score;
+        entry["lexical_rank"] = row.lexical_rank;
+        entry["prior"] = row.lexical->prior;
+      }
+      if (row.found_by & retrieve::kFoundVector) {
+        entry["vector_score"] = row.vector_score;
+        entry["vector_rank"] = row.vector_rank;
+      }
       if (product) {
+        entry["product_id"] = product->record.id;
+        entry["locale"] = product->record.locale;
         entry["title"] = product->record.title;
         entry["brand"] = product->record.brand;
         if (product->record.price) entry["price"] = *product->record.price;
         if (args->explain) {
           nlohmann::json terms = nlohmann::json::array();
-          for (const auto& term : catalog.index->explain(retrieve::to_document(*product), result.terms)) {
+          for (const auto& term : use_lexical ? catalog.index->explain(retrieve::to_document(*product), result.terms)
+                                              : std::vector<text::TermExplanation>()) {
             nlohmann::json fields = nlohmann::json::object();
             for (int f = 0; f < text::kNumFields; ++f) {
               if (term.tf[f] == 0) continue;
@@ -190,7 +315,7 @@ Command add_search(CLI::App& app) {
       say("{}", out.dump(2));
       return Status::ok();
     }
-    say("query: {} [{}] ({} results)", args->query, args->strategy, result.hits.size());
+    say("query: {} [{}] ({} results)", args->query, strategy, rows.size());
     for (const auto& term : result.terms) {
       if (!term.expanded_from.empty()) say("  typo: {} -> {} ({} edit(s), df {})", term.expanded_from, term.term, term.edits, term.df);
     }
@@ -199,9 +324,9 @@ Command add_search(CLI::App& app) {
           relaxed ? " (too few matches: filled up without them)" : "");
     }
     for (const auto& hit : hits) {
-      say("  {:2}. {:7.3f}  [{}] {:<12} {}{}", hit["rank"].get<int>(), hit["score"].get<double>(),
-          hit["locale"].get<std::string>(), hit["product_id"].get<std::string>(), hit.value("title", ""),
-          hit.value("brand", "").empty() ? "" : "  (" + hit.value("brand", "") + ")");
+      say("  {:2}. {:7.3f}  [{}] {:<12} {}{}  <{}>", hit["rank"].get<int>(), hit["score"].get<double>(),
+          hit.value("locale", ""), hit.value("product_id", ""), hit.value("title", ""),
+          hit.value("brand", "").empty() ? "" : "  (" + hit.value("brand", "") + ")", hit["found_by"].get<std::string>());
       if (!args->explain || !hit.contains("explain")) continue;
       for (const auto& term : hit["explain"]) {
         std::string fields;
@@ -211,7 +336,10 @@ Command add_search(CLI::App& app) {
         say("        {:<12} idf {:.2f} x weight {:.2f} -> {:.3f} |{}", term["term"].get<std::string>(),
             term["idf"].get<double>(), term["weight"].get<double>(), term["score"].get<double>(), fields);
       }
-      if (hit["prior"].get<double>() > 0) say("        popularity prior {:.3f}", hit["prior"].get<double>());
+      if (hit.value("prior", 0.0) > 0) say("        popularity prior {:.3f}", hit.value("prior", 0.0));
+      if (hit.contains("vector_score")) {
+        say("        vector: cosine {:.3f}, rank {}", hit["vector_score"].get<double>(), hit["vector_rank"].get<int>());
+      }
     }
     if (args->explain) {
       for (const auto& interpretation : analysis.interpretations) {

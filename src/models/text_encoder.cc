@@ -322,7 +322,9 @@ Result<std::unique_ptr<TextEncoder>> TextEncoder::load(const std::filesystem::pa
 Result<TrainReport> TextEncoder::train(const TrainingSet& data, const TrainOptions& options, const Context& context) {
   if (data.query_locales.size() != data.queries.size()) return Status::bad_input("one locale per training query is needed");
   if (options.batch_size < 2) return Status::bad_input("batch_size must be at least 2");
-  if (!(options.max_grade > options.min_grade)) return Status::bad_input("max_grade must exceed min_grade");
+  if (!(options.positive_grade > 0 && options.positive_grade <= 1)) {
+    return Status::bad_input("positive_grade must be in (0, 1]");
+  }
   for (const TrainingPair& pair : data.pairs) {
     if (pair.query >= data.queries.size() || pair.product >= data.products.size()) {
       return Status::bad_input("a training pair refers to a query or product that is not in the set");
@@ -355,8 +357,7 @@ Result<TrainReport> TextEncoder::train(const TrainingSet& data, const TrainOptio
   TrainReport report;
   for (const TrainingPair& pair : data.pairs) {
     if (pair.grade >= options.positive_grade) {
-      float weight = (pair.grade - options.min_grade) / (options.max_grade - options.min_grade);
-      positives.push_back(Positive{pair.query, pair.product, std::clamp(weight, 0.05f, 1.0f)});
+      positives.push_back(Positive{pair.query, pair.product, std::clamp(pair.grade, 0.05f, 1.0f)});
       positive_pairs.insert((std::uint64_t{pair.query} << 32) | pair.product);
     } else {
       poor[pair.query].push_back(pair.product);
@@ -373,8 +374,44 @@ Result<TrainReport> TextEncoder::train(const TrainingSet& data, const TrainOptio
   const float inverse_temperature = static_cast<float>(1.0 / options.temperature);
   const std::size_t batch_size = static_cast<std::size_t>(options.batch_size);
 
+  // Titles split into words, for pseudo-queries.
+  std::vector<std::vector<std::string>> title_words;
+  if (options.pseudo_query_grade > 0) {
+    title_words.resize(data.products.size());
+    for (std::size_t i = 0; i < data.products.size(); ++i) {
+      std::istringstream words(data.products[i].title);
+      for (std::string word; words >> word;) title_words[i].push_back(word);
+    }
+  }
+  const std::size_t judged_queries = query_features.size();
+  const std::size_t judged_positives = positives.size();
+
   for (int epoch = 0; epoch < options.epochs; ++epoch) {
     const auto epoch_start = std::chrono::steady_clock::now();
+    // This epoch's pseudo-queries replace the last epoch's.
+    query_features.resize(judged_queries);
+    positives.erase(std::remove_if(positives.begin(), positives.end(),
+                                   [&](const Positive& p) { return p.query >= judged_queries; }),
+                    positives.end());
+    if (!title_words.empty()) {
+      std::lock_guard features_lock(impl_->featurizer_mutex);
+      Featurizer& featurizer = impl_->features();
+      Features features;
+      for (std::size_t i = 0; i < title_words.size(); ++i) {
+        const auto& words = title_words[i];
+        if (words.size() < 2) continue;
+        const std::size_t length = 1 + rng() % std::min<std::size_t>(4, words.size());
+        const std::size_t first = rng() % (words.size() - length + 1);
+        std::string pseudo = words[first];
+        for (std::size_t w = first + 1; w < first + length; ++w) pseudo += " " + words[w];
+        AISLE_RETURN_IF_ERROR(featurizer.query(pseudo, data.products[i].locale, &features));
+        if (features.tokens() == 0) continue;
+        positives.push_back(Positive{static_cast<std::uint32_t>(query_features.size()), static_cast<std::uint32_t>(i),
+                                     options.pseudo_query_grade});
+        query_features.push_back(features);
+      }
+      report.pseudo_queries_per_epoch = static_cast<std::int64_t>(positives.size() - judged_positives);
+    }
     std::shuffle(positives.begin(), positives.end(), rng);
     double loss_sum = 0;
     int batches = 0;
@@ -465,6 +502,8 @@ Result<std::vector<float>> TextEncoder::encode_products(std::span<const text::Do
   }
   return impl_->encode(impl_->net->product, features);
 }
+
+void TextEncoder::set_threads(int threads) { torch::set_num_threads(std::max(threads, 1)); }
 
 int TextEncoder::dim() const { return impl_->config.dim; }
 const EncoderConfig& TextEncoder::config() const { return impl_->config; }

@@ -487,4 +487,46 @@ Status Store::for_each_product(const std::function<Status(Product&&)>& visit) {
   }
 }
 
+Status Store::for_each_judgment(const std::function<Status(StoredJudgment&&)>& visit) {
+  AISLE_ASSIGN_OR_RETURN(Statement s, impl_->db_.prepare(
+      "SELECT q.text, j.locale, p.product_id, coalesce(j.label, ''), j.grade, j.split FROM judgments j "
+      "JOIN queries q ON q.query_id = j.query_id "
+      "JOIN products p ON p.locale = j.locale AND p.external_id = j.product_external_id "
+      "ORDER BY j.query_id, p.product_id"));
+  while (true) {
+    AISLE_ASSIGN_OR_RETURN(bool row, s.step());
+    if (!row) return Status::ok();
+    StoredJudgment judgment;
+    judgment.query = s.column_text(0);
+    judgment.locale = s.column_text(1);
+    judgment.product = ProductId(static_cast<std::uint32_t>(s.column_int(2)));
+    judgment.label = s.column_text(3);
+    judgment.grade = s.column_double(4);
+    judgment.split = s.column_text(5);
+    AISLE_RETURN_IF_ERROR(visit(std::move(judgment)));
+  }
+}
+
+Status Store::for_each_engagement(const std::function<Status(Engagement&&)>& visit) {
+  AISLE_ASSIGN_OR_RETURN(Statement s, impl_->db_.prepare(
+      "SELECT q.text, e.locale, p.product_id, "
+      "sum(e.type = 'impression'), sum(e.type = 'click'), sum(e.type = 'add_to_cart'), sum(e.type = 'purchase') "
+      "FROM events e JOIN queries q ON q.query_id = e.query_id "
+      "JOIN products p ON p.locale = e.locale AND p.external_id = e.product_external_id "
+      "GROUP BY e.query_id, e.locale, p.product_id ORDER BY e.query_id, p.product_id"));
+  while (true) {
+    AISLE_ASSIGN_OR_RETURN(bool row, s.step());
+    if (!row) return Status::ok();
+    Engagement engagement;
+    engagement.query = s.column_text(0);
+    engagement.locale = s.column_text(1);
+    engagement.product = ProductId(static_cast<std::uint32_t>(s.column_int(2)));
+    engagement.impressions = s.column_int(3);
+    engagement.clicks = s.column_int(4);
+    engagement.add_to_carts = s.column_int(5);
+    engagement.purchases = s.column_int(6);
+    AISLE_RETURN_IF_ERROR(visit(std::move(engagement)));
+  }
+}
+
 }  // namespace aisle::store

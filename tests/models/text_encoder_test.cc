@@ -86,10 +86,10 @@ TrainingSet toy_set() {
     d.brand = topics[t].brand;
     set.products.push_back(d);
     for (const char* q : topics[t].queries) {
-      set.pairs.push_back(TrainingPair{static_cast<std::uint32_t>(set.queries.size()), static_cast<std::uint32_t>(t), 3.0f});
+      set.pairs.push_back(TrainingPair{static_cast<std::uint32_t>(set.queries.size()), static_cast<std::uint32_t>(t), 1.0f});
       // A poor match for the same query: the next topic's product.
       set.pairs.push_back(TrainingPair{static_cast<std::uint32_t>(set.queries.size()),
-                                       static_cast<std::uint32_t>((t + 1) % topics.size()), 1.0f});
+                                       static_cast<std::uint32_t>((t + 1) % topics.size()), 0.0f});
       set.queries.push_back(q);
       set.query_locales.push_back("en");
     }
@@ -123,7 +123,7 @@ double top1(const TextEncoder& encoder, const TrainingSet& set) {
   const int d = encoder.dim();
   int correct = 0, total = 0;
   for (const TrainingPair& pair : set.pairs) {
-    if (pair.grade < 2) continue;
+    if (pair.grade < 0.5f) continue;
     std::size_t best = 0;
     float best_score = -2;
     for (std::size_t j = 0; j < set.products.size(); ++j) {
@@ -228,10 +228,10 @@ TEST(TextEncoder, BadConfigsAndBadTrainingSetsAreRejected) {
   EXPECT_EQ(TextEncoder::create(config, context).status().code(), StatusCode::kBadInput);
   auto encoder = TextEncoder::create(small_config(Architecture::kPooled), context);
   TrainingSet set = toy_set();
-  set.pairs.push_back(TrainingPair{999, 0, 3.0f});
+  set.pairs.push_back(TrainingPair{999, 0, 1.0f});
   EXPECT_EQ((*encoder)->train(set, TrainOptions(), context).status().code(), StatusCode::kBadInput);
   set = toy_set();
-  for (auto& pair : set.pairs) pair.grade = 1.0f;
+  for (auto& pair : set.pairs) pair.grade = 0.2f;
   EXPECT_EQ((*encoder)->train(set, TrainOptions(), context).status().code(), StatusCode::kBadInput);
 }
 

@@ -9,7 +9,8 @@
 //    embedding, transformer encoder layers, a masked mean over tokens, then a linear layer.
 // The output is L2-normalized: the cosine of a query and a product vector is their match score.
 //
-// Training: each batch holds pairs (query, product) judged relevant. Every other product of the
+// Training: each batch holds pairs (query, product) judged relevant, and pseudo-queries drawn
+// from product titles (see TrainOptions). Every other product of the
 // batch is a negative for a query (in-batch negatives), and so are the products judged poor
 // for the batch's queries (hard negatives from graded labels). The loss is the softmax cross
 // entropy over those candidates at a fixed temperature, both ways (query -> products and
@@ -63,7 +64,7 @@ Result<EncoderConfig> config_from_json(const nlohmann::json& json);
 struct TrainingPair {
   std::uint32_t query = 0;
   std::uint32_t product = 0;
-  float grade = 0;  // any scale; see TrainOptions
+  float grade = 0;  // 0 (irrelevant) .. 1 (a perfect match)
 };
 
 struct TrainingSet {
@@ -78,12 +79,15 @@ struct TrainOptions {
   int batch_size = 256;
   double learning_rate = 2e-3;
   double temperature = 0.05;
-  // Pairs graded at or above `positive_grade` are positives, weighted by
-  // (grade - min_grade) / (max_grade - min_grade); pairs below are hard negatives of their query.
-  float positive_grade = 2.0f;
-  float min_grade = 1.0f;
-  float max_grade = 3.0f;
+  // Pairs graded at or above `positive_grade` are positives, weighted by their grade; pairs
+  // below are hard negatives of their query.
+  float positive_grade = 0.5f;
   int hard_negatives_per_query = 2;
+  // Self-supervision from the catalog text alone: each epoch, every product with a title of two
+  // or more words also gets a pseudo-query, a random span of 1-4 words of its title, as a
+  // positive of this grade (0 switches it off). Judged pairs are few; this teaches every word
+  // of the catalog, including those of products no judgment mentions.
+  float pseudo_query_grade = 0.5f;
   // Called after each epoch with (epoch, mean loss, seconds); may be empty.
   std::function<void(int, double, double)> on_epoch;
 };
@@ -92,6 +96,7 @@ struct TrainReport {
   int epochs = 0;
   std::int64_t positives = 0;
   std::int64_t hard_negatives = 0;
+  std::int64_t pseudo_queries_per_epoch = 0;
   std::vector<double> epoch_loss;
   std::vector<double> epoch_seconds;
 };
@@ -113,6 +118,10 @@ class TextEncoder {
   // (or one with no tokens) encodes to the tower's vector of nothing, still unit length.
   Result<std::vector<float>> encode_queries(std::span<const std::string> queries, std::string_view locale) const;
   Result<std::vector<float>> encode_products(std::span<const text::Document> products) const;
+
+  // Sets the intra-op threads of every encoder in the process (torch's setting is global);
+  // create, load and train set it from their Context.
+  static void set_threads(int threads);
 
   int dim() const;
   const EncoderConfig& config() const;

@@ -73,6 +73,24 @@ struct Product {
   io::ProductRecord record;  // where.file / where.line: the input it was last written from
 };
 
+// A judgment whose product is in the catalog (judgments of unknown products are left out).
+struct StoredJudgment {
+  std::string query;
+  std::string locale;
+  ProductId product;
+  std::string label;  // "E", "S", "C", "I" or empty for a numeric grade
+  double grade = 0;
+  std::string split;
+};
+
+// Feedback events of one (query, locale, product), counted by type.
+struct Engagement {
+  std::string query;
+  std::string locale;
+  ProductId product;
+  std::int64_t impressions = 0, clicks = 0, add_to_carts = 0, purchases = 0;
+};
+
 class Store {
  public:
   static constexpr int kSchemaVersion = 1;
@@ -111,6 +129,10 @@ class Store {
   // Calls `visit` for every stored listing in id order; stops at and returns the first error
   // `visit` returns. One read transaction: writes by other processes are not seen midway.
   Status for_each_product(const std::function<Status(Product&&)>& visit);
+  // Every judgment of a catalog product, by query then product; same contract as above.
+  Status for_each_judgment(const std::function<Status(StoredJudgment&&)>& visit);
+  // Events with a query, aggregated per (query, locale, product); same contract as above.
+  Status for_each_engagement(const std::function<Status(Engagement&&)>& visit);
 
 
  private:

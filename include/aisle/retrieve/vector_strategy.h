@@ -1,0 +1,99 @@
+// The vector strategy: a learned two-tower encoder (models::TextEncoder) embeds queries and
+// products; k-NN over the product vectors (vector::VectorIndex, HNSW) finds candidates.
+//
+// A data directory holds the encoder at <data_dir>/models/encoder.bin (written by
+// `aisle train encoder`) and the product vectors at <data_dir>/index/vectors/ (written by
+// `aisle index` whenever an encoder exists).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "aisle/core/context.h"
+#include "aisle/core/status.h"
+#include "aisle/models/text_encoder.h"
+#include "aisle/store/store.h"
+#include "aisle/vector/vector_index.h"
+
+namespace aisle::retrieve {
+
+std::filesystem::path encoder_path(const std::filesystem::path& data_dir);
+std::filesystem::path vector_index_path(const std::filesystem::path& data_dir);
+
+struct TrainingSetReport {
+  std::int64_t judgments = 0;        // judgments used (those of split "test" are never used)
+  std::int64_t held_out = 0;         // judgments of split "test", left out
+  std::int64_t engagement_pairs = 0;  // (query, product) pairs with clicks, carts or purchases
+  std::int64_t queries = 0;
+  std::int64_t products = 0;
+};
+
+// Training pairs from the store, grades mapped to 0..1:
+//  - ESCI labels: E 1.0, S 0.6, C 0.2, I 0.0 (C and I are hard negatives);
+//  - numeric grades: scaled by the smallest and largest grade stored (Home Depot 1..3 -> 0..1);
+//  - engagement: purchase 1.0, add to cart 0.85, click 0.6 (the strongest event counts);
+//    a pair both judged and engaged keeps the larger grade.
+// Every catalog product is in the set (products without pairs still take part as negatives).
+Result<models::TrainingSet> training_set_from_store(store::Store& store, TrainingSetReport* report);
+
+struct VectorIndexReport {
+  std::int64_t products = 0;
+  double encode_seconds = 0;
+  double build_seconds = 0;
+};
+
+// Embeds every catalog product with `encoder` and replaces <data_dir>/index/vectors/ (an HNSW
+// index, cosine) crash-safely.
+Status build_vector_index(store::Store& store, const models::TextEncoder& encoder, const Context& context,
+                          const std::filesystem::path& data_dir, VectorIndexReport* report);
+
+// The encoder and the product vectors of a data directory, ready to answer queries.
+class VectorStrategy {
+ public:
+  // kNotFound (saying which command writes it) when the encoder or the vectors are missing.
+  static Result<std::unique_ptr<VectorStrategy>> open(const std::filesystem::path& data_dir, const Context& context);
+  VectorStrategy(std::unique_ptr<models::TextEncoder> encoder, std::unique_ptr<vector::VectorIndex> index)
+      : encoder_(std::move(encoder)), index_(std::move(index)) {}
+
+  // The k products nearest to the query's vector, nearest first. The locale picks the query
+  // analyzer; filter.locale (when set) limits results to one locale.
+  Result<std::vector<vector::Neighbor>> search(std::string_view query, std::string_view locale,
+                                               const vector::VectorSearchOptions& options) const;
+
+  const models::TextEncoder& encoder() const { return *encoder_; }
+  const vector::VectorIndex& index() const { return *index_; }
+
+ private:
+  std::unique_ptr<models::TextEncoder> encoder_;
+  std::unique_ptr<vector::VectorIndex> index_;
+};
+
+// Strategies that found a candidate, as bits.
+enum StrategyBit : std::uint32_t { kFoundLexical = 1, kFoundStructured = 2, kFoundVector = 4 };
+std::string strategy_names(std::uint32_t found_by);  // "lexical+vector"
+
+// One ranked list of a strategy, best first.
+struct RankedList {
+  std::uint32_t strategy = 0;  // one StrategyBit
+  std::vector<ProductId> products;
+  std::vector<float> scores;  // parallel to products
+};
+
+struct FusedHit {
+  ProductId product;
+  double score = 0;           // the fused score
+  std::uint32_t found_by = 0;  // StrategyBits
+  // Rank (1-based, 0 = not found) and score in each strategy's list, by bit index.
+  int ranks[3] = {0, 0, 0};
+  float scores[3] = {0, 0, 0};
+};
+
+// Reciprocal rank fusion (Cormack et al. 2009): score = sum over lists of 1 / (rrf_k + rank).
+// The union of the lists, best first (ties by product id), at most k.
+std::vector<FusedHit> fuse(std::span<const RankedList> lists, std::size_t k, double rrf_k = 60);
+
+}  // namespace aisle::retrieve

@@ -1,0 +1,177 @@
+#include "aisle/retrieve/vector_strategy.h"
+
+#include <algorithm>
+#include <bit>
+#include <chrono>
+#include <map>
+#include <unordered_map>
+
+#include "aisle/retrieve/lexical.h"
+
+namespace aisle::retrieve {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+float esci_grade(const std::string& label) {
+  if (label == "E") return 1.0f;
+  if (label == "S") return 0.6f;
+  if (label == "C") return 0.2f;
+  return 0.0f;
+}
+
+}  // namespace
+
+std::filesystem::path encoder_path(const std::filesystem::path& data_dir) { return data_dir / "models" / "encoder.bin"; }
+std::filesystem::path vector_index_path(const std::filesystem::path& data_dir) { return data_dir / "index" / "vectors"; }
+
+Result<models::TrainingSet> training_set_from_store(store::Store& store, TrainingSetReport* report) {
+  models::TrainingSet set;
+  std::unordered_map<std::uint32_t, std::uint32_t> product_index;
+  AISLE_RETURN_IF_ERROR(store.for_each_product([&](store::Product&& product) {
+    product_index[product.id.value()] = static_cast<std::uint32_t>(set.products.size());
+    set.products.push_back(to_document(product));
+    return Status::ok();
+  }));
+  std::vector<store::StoredJudgment> judgments;
+  double low = std::numeric_limits<double>::infinity(), high = -low;
+  AISLE_RETURN_IF_ERROR(store.for_each_judgment([&](store::StoredJudgment&& judgment) {
+    if (judgment.split == "test") {
+      ++report->held_out;
+      return Status::ok();
+    }
+    if (judgment.label.empty()) {
+      low = std::min(low, judgment.grade);
+      high = std::max(high, judgment.grade);
+    }
+    judgments.push_back(std::move(judgment));
+    return Status::ok();
+  }));
+  std::map<std::pair<std::string, std::string>, std::uint32_t> query_index;  // (locale, text)
+  std::map<std::pair<std::uint32_t, std::uint32_t>, float> grades;
+  auto add = [&](const std::string& query, const std::string& locale, ProductId product, float grade) {
+    auto found = product_index.find(product.value());
+    if (found == product_index.end()) return;
+    auto [it, inserted] = query_index.try_emplace({locale, query}, static_cast<std::uint32_t>(set.queries.size()));
+    if (inserted) {
+      set.queries.push_back(query);
+      set.query_locales.push_back(locale);
+    }
+    float& kept = grades.try_emplace({it->second, found->second}, grade).first->second;
+    kept = std::max(kept, grade);
+  };
+  for (const store::StoredJudgment& judgment : judgments) {
+    float grade = !judgment.label.empty() ? esci_grade(judgment.label)
+                  : high > low            ? static_cast<float>((judgment.grade - low) / (high - low))
+                                          : 1.0f;
+    add(judgment.query, judgment.locale, judgment.product, grade);
+    ++report->judgments;
+  }
+  AISLE_RETURN_IF_ERROR(store.for_each_engagement([&](store::Engagement&& engagement) {
+    float grade = engagement.purchases > 0 ? 1.0f : engagement.add_to_carts > 0 ? 0.85f : engagement.clicks > 0 ? 0.6f : -1.0f;
+    if (grade < 0) return Status::ok();
+    add(engagement.query, engagement.locale, engagement.product, grade);
+    ++report->engagement_pairs;
+    return Status::ok();
+  }));
+  for (const auto& [key, grade] : grades) set.pairs.push_back(models::TrainingPair{key.first, key.second, grade});
+  report->queries = static_cast<std::int64_t>(set.queries.size());
+  report->products = static_cast<std::int64_t>(set.products.size());
+  return set;
+}
+
+Status build_vector_index(store::Store& store, const models::TextEncoder& encoder, const Context& context,
+                          const std::filesystem::path& data_dir, VectorIndexReport* report) {
+  std::vector<text::Document> documents;
+  AISLE_RETURN_IF_ERROR(store.for_each_product([&](store::Product&& product) {
+    documents.push_back(to_document(product));
+    return Status::ok();
+  }));
+  auto start = std::chrono::steady_clock::now();
+  AISLE_ASSIGN_OR_RETURN(std::vector<float> vectors, encoder.encode_products(documents));
+  report->encode_seconds = seconds_since(start);
+  start = std::chrono::steady_clock::now();
+  vector::VectorIndexOptions options;
+  options.dim = encoder.dim();
+  options.seed = context.seed();
+  AISLE_ASSIGN_OR_RETURN(auto index, vector::VectorIndex::create(options));
+  std::vector<std::string> categories(documents.size());
+  std::vector<vector::VectorItem> items;
+  items.reserve(documents.size());
+  const std::size_t dim = static_cast<std::size_t>(encoder.dim());
+  for (std::size_t i = 0; i < documents.size(); ++i) {
+    categories[i] = text::category_path_string(documents[i].category);
+    items.push_back(vector::VectorItem{documents[i].product, documents[i].locale, categories[i],
+                                       std::span<const float>(vectors.data() + i * dim, dim)});
+  }
+  AISLE_RETURN_IF_ERROR(index->add(items, context));
+  AISLE_RETURN_IF_ERROR(index->save(vector_index_path(data_dir)));
+  report->build_seconds = seconds_since(start);
+  report->products = static_cast<std::int64_t>(documents.size());
+  return Status::ok();
+}
+
+Result<std::unique_ptr<VectorStrategy>> VectorStrategy::open(const std::filesystem::path& data_dir, const Context& context) {
+  if (!std::filesystem::exists(encoder_path(data_dir))) {
+    return Status::not_found("no encoder in " + data_dir.string() + " (run `aisle train encoder`, then `aisle index`)");
+  }
+  if (!std::filesystem::exists(vector_index_path(data_dir) / "MANIFEST.json")) {
+    return Status::not_found("no product vectors in " + data_dir.string() + " (run `aisle index` after `aisle train encoder`)");
+  }
+  AISLE_ASSIGN_OR_RETURN(auto encoder, models::TextEncoder::load(encoder_path(data_dir), context));
+  AISLE_ASSIGN_OR_RETURN(auto index, vector::VectorIndex::open(vector_index_path(data_dir)));
+  if (index->dim() != encoder->dim()) {
+    return Status::corruption("the product vectors (dimension " + std::to_string(index->dim()) +
+                              ") do not come from this encoder (dimension " + std::to_string(encoder->dim()) +
+                              "); run `aisle index`");
+  }
+  return std::make_unique<VectorStrategy>(std::move(encoder), std::move(index));
+}
+
+Result<std::vector<vector::Neighbor>> VectorStrategy::search(std::string_view query, std::string_view locale,
+                                                             const vector::VectorSearchOptions& options) const {
+  std::string text(query);
+  AISLE_ASSIGN_OR_RETURN(std::vector<float> vector, encoder_->encode_queries(std::span<const std::string>(&text, 1), locale));
+  return index_->search(vector, options);
+}
+
+std::string strategy_names(std::uint32_t found_by) {
+  std::string names;
+  const char* all[] = {"lexical", "structured", "vector"};
+  for (int bit = 0; bit < 3; ++bit) {
+    if ((found_by & (1u << bit)) == 0) continue;
+    if (!names.empty()) names += "+";
+    names += all[bit];
+  }
+  return names;
+}
+
+std::vector<FusedHit> fuse(std::span<const RankedList> lists, std::size_t k, double rrf_k) {
+  std::unordered_map<std::uint32_t, FusedHit> by_product;
+  for (const RankedList& list : lists) {
+    const int bit = std::countr_zero(list.strategy);
+    for (std::size_t rank = 0; rank < list.products.size(); ++rank) {
+      FusedHit& hit = by_product[list.products[rank].value()];
+      hit.product = list.products[rank];
+      if (hit.found_by & list.strategy) continue;  // a product listed twice by one strategy counts once
+      hit.found_by |= list.strategy;
+      hit.score += 1.0 / (rrf_k + static_cast<double>(rank + 1));
+      if (bit < 3) {
+        hit.ranks[bit] = static_cast<int>(rank + 1);
+        hit.scores[bit] = rank < list.scores.size() ? list.scores[rank] : 0.0f;
+      }
+    }
+  }
+  std::vector<FusedHit> hits;
+  hits.reserve(by_product.size());
+  for (auto& [id, hit] : by_product) hits.push_back(hit);
+  std::sort(hits.begin(), hits.end(), [](const FusedHit& a, const FusedHit& b) {
+    return a.score != b.score ? a.score > b.score : a.product < b.product;
+  });
+  if (hits.size() > k) hits.resize(k);
+  return hits;
+}
+
+}  // namespace aisle::retrieve
