@@ -3,7 +3,8 @@
 #   make test   install deps, build, run every test (ctest)
 #   make fuzz   libFuzzer targets for every reader, FUZZ_SECONDS each (default 30)
 #   make bench  benchmarks and evaluations on ../shared/data (Home Depot): io micro-benchmarks,
-#               ingest, lexical index at 1M products vs Xapian, relevance vs Xapian
+#               ingest, lexical index at 1M products vs Xapian, relevance (lexical, vector,
+#               hybrid) vs Xapian, vector index at 1M vectors
 BUILD ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
@@ -36,6 +37,10 @@ demo: build
 	$(AISLE) search "runing shoes" --data-dir $(DEMO_DIR) --locale en -k 3 --facets
 	$(AISLE) search "cafetera kaffeo" --data-dir $(DEMO_DIR) --locale es -k 5
 	$(AISLE) search "ワイヤレスイヤホン" --data-dir $(DEMO_DIR) --locale ja -k 5
+	$(AISLE) train encoder --data-dir $(DEMO_DIR) --epochs 20
+	$(AISLE) index --data-dir $(DEMO_DIR)
+	$(AISLE) search "mat for yoga" --data-dir $(DEMO_DIR) --locale en -k 5 --strategy vector
+	$(AISLE) search "waterproof jacket" --data-dir $(DEMO_DIR) --locale en -k 5
 
 fuzz: deps
 	bash scripts/fuzz.sh $(FUZZ_SECONDS)
@@ -45,6 +50,7 @@ bench: build
 	$(AISLE) bench ingest --file $(HOMEDEPOT) --kind judgments --repeat 3 --out $(BUILD)/bench-ingest-homedepot.json
 	$(AISLE) eval relevance --train $(HOMEDEPOT) --test $(HOMEDEPOT_DIR)/dev.csv --out $(BUILD)/eval-relevance-homedepot.json
 	$(AISLE) bench lexical --source-dir $(HOMEDEPOT_DIR) --out $(BUILD)/bench-lexical.json
+	$(AISLE) bench vector --source-dir $(HOMEDEPOT_DIR) --out $(BUILD)/bench-vector.json
 
 clean:
 	rm -rf $(BUILD) build-fuzz $(DEMO_DIR)

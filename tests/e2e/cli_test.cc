@@ -82,6 +82,44 @@ TEST(CliTest, IngestsTheBundledSampleAndReportsStats) {
   EXPECT_NE(again.out.find("280 unchanged"), std::string::npos) << again.out;
 }
 
+TEST(CliTest, TrainsTheEncoderAndSearchesByVectorAndHybrid) {
+  TempDir dir;
+  std::string data = (dir / "data").string();
+  std::string sample = AISLE_SAMPLE_DIR;
+  ASSERT_EQ(run_aisle({"ingest", "--data-dir", data, "--catalog", sample + "/catalog.jsonl", "--judgments",
+                       sample + "/judgments.csv", "--events", sample + "/events.jsonl"},
+                      dir).exit_code,
+            0);
+  // Without an encoder the vector strategy says what to run.
+  ASSERT_EQ(run_aisle({"index", "--data-dir", data}, dir).exit_code, 0);
+  RunResult early = run_aisle({"search", "yoga mat", "--data-dir", data, "--strategy", "vector"}, dir);
+  EXPECT_EQ(early.exit_code, 2);
+  EXPECT_NE(early.err.find("aisle train encoder"), std::string::npos) << early.err;
+  RunResult train = run_aisle({"--threads", "1", "train", "encoder", "--data-dir", data, "--epochs", "3", "--buckets",
+                               "16384", "--embedding-dim", "32"},
+                              dir);
+  ASSERT_EQ(train.exit_code, 0) << train.err;
+  EXPECT_NE(train.out.find("held out"), std::string::npos) << train.out;
+  EXPECT_NE(train.out.find("encoder (pooled, 64 dims"), std::string::npos) << train.out;
+  RunResult index = run_aisle({"index", "--data-dir", data}, dir);
+  ASSERT_EQ(index.exit_code, 0) << index.err;
+  EXPECT_NE(index.out.find("vectors built: 280 products x 64 dims"), std::string::npos) << index.out;
+  RunResult vector = run_aisle({"search", "yoga mat", "--data-dir", data, "--strategy", "vector", "-k", "5",
+                                "--filter", "locale=en", "--json"},
+                               dir);
+  ASSERT_EQ(vector.exit_code, 0) << vector.err;
+  EXPECT_NE(vector.out.find("\"found_by\": \"vector\""), std::string::npos) << vector.out;
+  EXPECT_NE(vector.out.find("\"vector_score\""), std::string::npos) << vector.out;
+  EXPECT_EQ(vector.out.find("\"locale\": \"es\""), std::string::npos) << vector.out;
+  // With vectors present, the default strategy is the hybrid; each result names its finders.
+  RunResult hybrid = run_aisle({"search", "yoga mat", "--data-dir", data, "-k", "10"}, dir);
+  ASSERT_EQ(hybrid.exit_code, 0) << hybrid.err;
+  EXPECT_NE(hybrid.out.find("[hybrid]"), std::string::npos) << hybrid.out;
+  EXPECT_NE(hybrid.out.find("<lexical+vector>"), std::string::npos) << hybrid.out;
+  RunResult lexical = run_aisle({"search", "yoga mat", "--data-dir", data, "--strategy", "lexical"}, dir);
+  EXPECT_NE(lexical.out.find("<lexical>"), std::string::npos) << lexical.out;
+}
+
 TEST(CliTest, ExitCodesAreMappedInOnePlace) {
   TempDir dir;
   std::string data = (dir / "data").string();

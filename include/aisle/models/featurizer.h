@@ -30,7 +30,7 @@
 namespace aisle::models {
 
 struct FeatureOptions {
-  std::int64_t buckets = 1 << 18;
+  std::int64_t buckets = 1 << 17;
   bool word_bigrams = true;
   int max_query_tokens = 16;
   int max_product_tokens = 64;

@@ -50,7 +50,7 @@ Result<Architecture> parse_architecture(std::string_view name);
 struct EncoderConfig {
   Architecture architecture = Architecture::kPooled;
   int dim = 64;            // output vector size
-  int embedding_dim = 128;  // feature embedding size (and the transformer's width)
+  int embedding_dim = 64;   // feature embedding size (and the transformer's width)
   int hidden = 256;         // feed-forward width
   int layers = 1;           // transformer encoder layers
   int heads = 4;
@@ -75,7 +75,7 @@ struct TrainingSet {
 };
 
 struct TrainOptions {
-  int epochs = 8;
+  int epochs = 5;
   int batch_size = 256;
   double learning_rate = 2e-3;
   double temperature = 0.05;
