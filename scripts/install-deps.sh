@@ -16,6 +16,8 @@ packages=(
   # models and vectors: libtorch (+ gloo, which its CMake config needs), OpenMP OpenBLAS (the
   # default reference BLAS is 15-20x slower), hnswlib (approximate k-NN), faiss
   libtorch-dev libgloo-dev libopenblas0-openmp libhnswlib-dev libfaiss-dev
+  # rank: LambdaMART through the XGBoost C API (the xgboost package carries the CMake config)
+  libxgboost-dev xgboost
   # peers measured side by side in evaluations and benchmarks
   libxapian-dev
   # tests and benchmarks

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "aisle/core/files.h"
+#include "aisle/eval/rank.h"
 #include "aisle/eval/relevance.h"
 #include "commands.h"
 
@@ -33,10 +34,14 @@ Command add_eval(CLI::App& app) {
   app.require_subcommand(1);
   struct Args {
     eval::RelevanceOptions relevance;
+    eval::RankEvalOptions rank;
     EncoderArgs encoder;
     std::string out;
   };
   auto args = std::make_shared<Args>();
+  auto on_epoch = [](int epoch, double loss, double seconds) {
+    say("encoder epoch {}: loss {:.4f}, {:.1f} s", epoch, loss, seconds);
+  };
   CLI::App* relevance = app.add_subcommand("relevance", "Lexical, vector and hybrid retrieval quality vs Xapian BM25 (nDCG@10, MRR@10, recall@100)");
   relevance->add_option("--train", args->relevance.train, "Judgments whose products join the corpus")->required();
   relevance->add_option("--test", args->relevance.test, "Judgments with the evaluation queries")->required();
@@ -49,15 +54,43 @@ Command add_eval(CLI::App& app) {
   relevance->add_flag_callback("--no-vectors", [args] { args->encoder.training.epochs = 0; },
                                "Leave out the vector strategy (no encoder training)");
   relevance->add_option("--out", args->out, "Report JSON")->required();
-  return [args, relevance](const Context& context) -> Status {
-    if (!relevance->parsed()) return Status::bad_input("unknown evaluation task");
+
+  CLI::App* rank = app.add_subcommand(
+      "rank", "LambdaMART and regression rankers over the lexical + vector candidates (nDCG@10, MRR@10, RMSE, kappa)");
+  eval::RankEvalOptions& r = args->rank;
+  rank->add_option("--train", r.train, "Judgments to learn from (products join the corpus)")->required();
+  rank->add_option("--test", r.test, "Judgments to evaluate on; without it, a query-stratified dev split of --train");
+  rank->add_option("--dev-fraction", r.dev_fraction, "Share of each query's judgments in the dev split (no --test)")
+      ->capture_default_str()->check(CLI::Range(0.01, 0.9));
+  rank->add_option("--locale", r.locale, "Locale of the rows and queries")->capture_default_str();
+  rank->add_option("--relevant-min-grade", r.relevant_min_grade,
+                   "Grade at or above which a judged product is relevant (default: 3/4 of the train range)");
+  rank->add_option("--depth", r.depth, "Candidates per strategy")->capture_default_str()->check(CLI::Range(10, 10000));
+  rank->add_option("--folds", r.folds, "Cross-fitting folds for the encoder's features (< 2: in-sample)")->capture_default_str();
+  rank->add_option("--levels", r.label_levels, "LambdaMART relevance levels 0..N")->capture_default_str()->check(CLI::Range(1, 30));
+  rank->add_option("--rounds", r.ranker.rounds, "Boosting rounds (at most)")->capture_default_str()->check(CLI::Range(1, 100000));
+  rank->add_option("--eta", r.ranker.learning_rate, "Boosting learning rate")->capture_default_str();
+  rank->add_option("--max-depth", r.ranker.max_depth, "Tree depth")->capture_default_str()->check(CLI::Range(1, 20));
+  add_encoder_options(rank, &args->encoder);
+  rank->add_flag_callback("--no-vectors", [args] { args->encoder.training.epochs = 0; },
+                          "Leave out the vector strategy and the learned-text features");
+  rank->add_option("--out", args->out, "Report JSON")->required();
+
+  return [args, relevance, rank, on_epoch](const Context& context) -> Status {
+    if (!relevance->parsed() && !rank->parsed()) return Status::bad_input("unknown evaluation task");
     AISLE_RETURN_IF_ERROR(args->encoder.resolve());
-    args->relevance.encoder = args->encoder.config;
-    args->relevance.training = args->encoder.training;
-    args->relevance.training.on_epoch = [](int epoch, double loss, double seconds) {
-      say("encoder epoch {}: loss {:.4f}, {:.1f} s", epoch, loss, seconds);
-    };
-    AISLE_ASSIGN_OR_RETURN(nlohmann::json report, eval::evaluate_relevance(context, args->relevance));
+    nlohmann::json report;
+    if (rank->parsed()) {
+      args->rank.encoder = args->encoder.config;
+      args->rank.training = args->encoder.training;
+      args->rank.training.on_epoch = on_epoch;
+      AISLE_ASSIGN_OR_RETURN(report, eval::evaluate_rank(context, args->rank));
+    } else {
+      args->relevance.encoder = args->encoder.config;
+      args->relevance.training = args->encoder.training;
+      args->relevance.training.on_epoch = on_epoch;
+      AISLE_ASSIGN_OR_RETURN(report, eval::evaluate_relevance(context, args->relevance));
+    }
     AISLE_RETURN_IF_ERROR(write_file_atomically(args->out, report.dump(2) + "\n"));
     print_report(report);
     say("report: {}", args->out);

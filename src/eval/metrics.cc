@@ -39,4 +39,36 @@ double recall_at(std::span<const bool> ranked_relevant, int total_relevant, int 
   return static_cast<double>(found) / total_relevant;
 }
 
+double rmse(std::span<const double> predicted, std::span<const double> truth) {
+  const std::size_t n = std::min(predicted.size(), truth.size());
+  if (n == 0) return 0.0;
+  double sum = 0;
+  for (std::size_t i = 0; i < n; ++i) sum += (predicted[i] - truth[i]) * (predicted[i] - truth[i]);
+  return std::sqrt(sum / static_cast<double>(n));
+}
+
+double quadratic_weighted_kappa(std::span<const int> rater_a, std::span<const int> rater_b, int classes) {
+  const std::size_t n = std::min(rater_a.size(), rater_b.size());
+  if (n == 0 || classes < 2) return 0.0;
+  const auto c = static_cast<std::size_t>(classes);
+  std::vector<double> observed(c * c), hist_a(c), hist_b(c);
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto a = static_cast<std::size_t>(std::clamp(rater_a[i], 0, classes - 1));
+    const auto b = static_cast<std::size_t>(std::clamp(rater_b[i], 0, classes - 1));
+    observed[a * c + b] += 1;
+    hist_a[a] += 1;
+    hist_b[b] += 1;
+  }
+  double numerator = 0, denominator = 0;
+  for (std::size_t i = 0; i < c; ++i) {
+    for (std::size_t j = 0; j < c; ++j) {
+      const double d = static_cast<double>(i) - static_cast<double>(j);
+      const double w = d * d / ((classes - 1.0) * (classes - 1.0));
+      numerator += w * observed[i * c + j];
+      denominator += w * hist_a[i] * hist_b[j] / static_cast<double>(n);
+    }
+  }
+  return denominator > 0 ? 1.0 - numerator / denominator : 1.0;
+}
+
 }  // namespace aisle::eval

@@ -19,6 +19,7 @@
 #include "aisle/vector/vector_index.h"
 #include "aisle/text/inverted_index.h"
 #include "judgment_corpus.h"
+#include "ranking_accumulator.h"
 #include "work_dir.h"
 
 namespace aisle::eval {
@@ -29,51 +30,6 @@ using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
-
-struct Accumulator {
-  double ndcg = 0, mrr = 0, recall = 0, seconds = 0;
-  int ndcg_queries = 0, relevant_queries = 0, queries = 0;
-
-  void add(const TestQuery& query, const std::vector<std::uint32_t>& ranked, double min_grade,
-           const RelevanceOptions& options, double elapsed) {
-    std::vector<double> gains, ideal;
-    std::vector<std::uint8_t> relevant_bytes;
-    int total_relevant = 0;
-    for (const auto& [product, grade] : query.grades) {
-      ideal.push_back(grade - min_grade);
-      if (grade >= options.relevant_min_grade) ++total_relevant;
-    }
-    for (std::uint32_t product : ranked) {
-      auto found = query.grades.find(product);
-      double grade = found == query.grades.end() ? min_grade : found->second;
-      gains.push_back(grade - min_grade);
-      relevant_bytes.push_back(found != query.grades.end() && grade >= options.relevant_min_grade ? 1 : 0);
-    }
-    std::unique_ptr<bool[]> relevant_storage(new bool[relevant_bytes.size() + 1]);
-    for (std::size_t i = 0; i < relevant_bytes.size(); ++i) relevant_storage[i] = relevant_bytes[i] != 0;
-    std::span<const bool> relevant(relevant_storage.get(), relevant_bytes.size());
-    ++queries;
-    seconds += elapsed;
-    if (std::any_of(ideal.begin(), ideal.end(), [](double g) { return g > 0; })) {
-      ndcg += ndcg_at(gains, ideal, 10);
-      ++ndcg_queries;
-    }
-    if (total_relevant > 0) {
-      mrr += reciprocal_rank_at(relevant, 10);
-      recall += recall_at(relevant, total_relevant, options.depth);
-      ++relevant_queries;
-    }
-  }
-
-  nlohmann::json report(int depth) const {
-    return {{"ndcg@10", ndcg_queries ? ndcg / ndcg_queries : 0.0},
-            {"mrr@10", relevant_queries ? mrr / relevant_queries : 0.0},
-            {"recall@" + std::to_string(depth), relevant_queries ? recall / relevant_queries : 0.0},
-            {"queries", queries},
-            {"queries_with_relevant", relevant_queries},
-            {"mean_query_ms", queries ? 1000.0 * seconds / queries : 0.0}};
-  }
-};
 
 }  // namespace
 
@@ -141,6 +97,7 @@ Result<nlohmann::json> evaluate_relevance(const Context& context, const Relevanc
   AISLE_RETURN_IF_ERROR(xapian_own->commit());
   const double xapian_build_seconds = seconds_since(xapian_start);
 
+  const RankingCutoffs cutoffs{options.relevant_min_grade, options.depth};
   const auto eval_start = Clock::now();
   Accumulator aisle, aisle_no_typos, xapian_same_terms, xapian_own_analyzer, vector_hnsw, vector_exact, hybrid;
   double union_recall = 0;
@@ -155,7 +112,7 @@ Result<nlohmann::json> evaluate_relevance(const Context& context, const Relevanc
     double elapsed = seconds_since(start);
     std::vector<std::uint32_t> ranked;
     for (const text::Hit& hit : result.hits) ranked.push_back(hit.product.value());
-    aisle.add(query, ranked, min_grade, options, elapsed);
+    aisle.add(query, ranked, min_grade, cutoffs, elapsed);
     const double lexical_elapsed = elapsed;
 
     if (with_vectors) {
@@ -181,17 +138,17 @@ Result<nlohmann::json> evaluate_relevance(const Context& context, const Relevanc
         lists[1].products.push_back(n.product);
         lists[1].scores.push_back(n.score);
       }
-      vector_hnsw.add(query, vector_ranked, min_grade, options, vector_elapsed);
+      vector_hnsw.add(query, vector_ranked, min_grade, cutoffs, vector_elapsed);
       AISLE_ASSIGN_OR_RETURN(neighbours, exact->search(query_vector, vector_search));
       std::vector<std::uint32_t> exact_ranked;
       for (const vector::Neighbor& n : neighbours) exact_ranked.push_back(n.product.value());
-      vector_exact.add(query, exact_ranked, min_grade, options, vector_elapsed);
+      vector_exact.add(query, exact_ranked, min_grade, cutoffs, vector_elapsed);
 
       start = Clock::now();
       std::vector<retrieve::FusedHit> fused = retrieve::fuse(lists, static_cast<std::size_t>(options.depth), options.rrf_k);
       std::vector<std::uint32_t> fused_ranked;
       for (const retrieve::FusedHit& hit : fused) fused_ranked.push_back(hit.product.value());
-      hybrid.add(query, fused_ranked, min_grade, options, lexical_elapsed + vector_elapsed + seconds_since(start));
+      hybrid.add(query, fused_ranked, min_grade, cutoffs, lexical_elapsed + vector_elapsed + seconds_since(start));
 
       // Recall of the whole candidate union (up to 2 x depth products), before any ranking.
       std::set<std::uint32_t> candidates(ranked.begin(), ranked.end());
@@ -223,7 +180,7 @@ Result<nlohmann::json> evaluate_relevance(const Context& context, const Relevanc
     elapsed = seconds_since(start);
     ranked.clear();
     for (const text::Hit& hit : result.hits) ranked.push_back(hit.product.value());
-    aisle_no_typos.add(query, ranked, min_grade, options, elapsed);
+    aisle_no_typos.add(query, ranked, min_grade, cutoffs, elapsed);
 
     std::vector<std::string> terms = analyzer->terms(text);
     start = Clock::now();
@@ -231,14 +188,14 @@ Result<nlohmann::json> evaluate_relevance(const Context& context, const Relevanc
     elapsed = seconds_since(start);
     ranked.clear();
     for (const auto& hit : hits) ranked.push_back(hit.doc);
-    xapian_same_terms.add(query, ranked, min_grade, options, elapsed);
+    xapian_same_terms.add(query, ranked, min_grade, cutoffs, elapsed);
 
     start = Clock::now();
     AISLE_ASSIGN_OR_RETURN(hits, xapian_own->search_text(text, options.depth));
     elapsed = seconds_since(start);
     ranked.clear();
     for (const auto& hit : hits) ranked.push_back(hit.doc);
-    xapian_own_analyzer.add(query, ranked, min_grade, options, elapsed);
+    xapian_own_analyzer.add(query, ranked, min_grade, cutoffs, elapsed);
   }
   const double eval_seconds = seconds_since(eval_start);
 

@@ -529,4 +529,26 @@ Status Store::for_each_engagement(const std::function<Status(Engagement&&)>& vis
   }
 }
 
+Status Store::for_each_positioned_engagement(const std::function<Status(PositionedEngagement&&)>& visit) {
+  AISLE_ASSIGN_OR_RETURN(Statement s, impl_->db_.prepare(
+      "SELECT q.text, e.locale, p.product_id, e.position, sum(e.type = 'impression'), sum(e.type = 'click') "
+      "FROM events e JOIN queries q ON q.query_id = e.query_id "
+      "JOIN products p ON p.locale = e.locale AND p.external_id = e.product_external_id "
+      "WHERE e.position IS NOT NULL AND e.type IN ('impression', 'click') "
+      "GROUP BY e.query_id, e.locale, p.product_id, e.position "
+      "ORDER BY e.query_id, p.product_id, e.position"));
+  while (true) {
+    AISLE_ASSIGN_OR_RETURN(bool row, s.step());
+    if (!row) return Status::ok();
+    PositionedEngagement engagement;
+    engagement.query = s.column_text(0);
+    engagement.locale = s.column_text(1);
+    engagement.product = ProductId(static_cast<std::uint32_t>(s.column_int(2)));
+    engagement.position = static_cast<int>(s.column_int(3));
+    engagement.impressions = s.column_int(4);
+    engagement.clicks = s.column_int(5);
+    AISLE_RETURN_IF_ERROR(visit(std::move(engagement)));
+  }
+}
+
 }  // namespace aisle::store

@@ -629,38 +629,44 @@ class InvertedIndex::Impl {
     return result;
   }
 
-  std::vector<TermExplanation> explain(const Document& document, std::span<const QueryTerm> terms) const {
+  DocumentMatch match(const Document& document, std::span<const QueryTerm> terms) const {
     std::shared_lock lock(mutex);
-    std::vector<TermExplanation> out;
+    DocumentMatch out;
     auto lease = analyzers.lease(document.locale);
     if (!lease.is_ok()) return out;
     std::array<std::string, kNumFields> texts;
     field_texts(document, &texts);
-    std::array<std::unordered_map<std::string, int>, kNumFields> counts;
-    std::array<std::uint16_t, kNumFields> lengths{};
+    out.terms.resize(terms.size());
+    for (std::size_t t = 0; t < terms.size(); ++t) {
+      out.terms[t].term = terms[t].term;
+      out.terms[t].idf = terms[t].idf;
+      out.terms[t].weight = terms[t].weight;
+    }
+    // Query terms are few: a linear scan per token beats hashing every token.
     for (int f = 0; f < kNumFields; ++f) {
-      for (const std::string& term : (*lease)->terms(texts[f])) {
-        ++counts[f][term];
-        ++lengths[f];
+      for (const std::string& token : (*lease)->terms(texts[f])) {
+        std::int16_t which = -1;
+        for (std::size_t t = 0; t < terms.size() && t < 32767; ++t) {
+          if (terms[t].term == token) {
+            which = static_cast<std::int16_t>(t);
+            break;
+          }
+        }
+        out.sequence[f].push_back(which);
+        if (which >= 0) ++out.terms[static_cast<std::size_t>(which)].tf[f];
+        ++out.length[f];
       }
     }
     const auto average = average_lengths();
     const Bm25fParams& p = options.bm25f;
-    for (const QueryTerm& term : terms) {
-      TermExplanation explanation;
-      explanation.term = term.term;
-      explanation.idf = term.idf;
-      explanation.weight = term.weight;
+    for (TermExplanation& explanation : out.terms) {
       for (int f = 0; f < kNumFields; ++f) {
-        auto found = counts[f].find(term.term);
-        explanation.tf[f] = found == counts[f].end() ? 0 : found->second;
         if (explanation.tf[f] == 0) continue;
-        double norm = 1.0 - p.b[f] + p.b[f] * lengths[f] / average[f];
+        double norm = 1.0 - p.b[f] + p.b[f] * out.length[f] / average[f];
         explanation.field_contribution[f] = static_cast<float>(p.weights[f] * explanation.tf[f] / norm);
         explanation.tf_tilde += explanation.field_contribution[f];
       }
-      explanation.score = term.weight * term.idf * explanation.tf_tilde / (p.k1 + explanation.tf_tilde);
-      out.push_back(explanation);
+      explanation.score = explanation.weight * explanation.idf * explanation.tf_tilde / (p.k1 + explanation.tf_tilde);
     }
     return out;
   }
@@ -814,7 +820,11 @@ Result<SearchResult> InvertedIndex::search(std::string_view query, const SearchO
 }
 
 std::vector<TermExplanation> InvertedIndex::explain(const Document& document, std::span<const QueryTerm> terms) const {
-  return impl_->explain(document, terms);
+  return impl_->match(document, terms).terms;
+}
+
+DocumentMatch InvertedIndex::match(const Document& document, std::span<const QueryTerm> terms) const {
+  return impl_->match(document, terms);
 }
 
 bool InvertedIndex::contains(ProductId product) const {

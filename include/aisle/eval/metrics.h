@@ -16,4 +16,13 @@ double reciprocal_rank_at(std::span<const bool> ranked_relevant, int k);
 // Fraction of the `total_relevant` found within the first k; 0 when total_relevant is 0.
 double recall_at(std::span<const bool> ranked_relevant, int total_relevant, int k);
 
+// Root mean squared error of predictions against truths (same length); 0 for none.
+double rmse(std::span<const double> predicted, std::span<const double> truth);
+
+// Quadratic weighted kappa (Cohen 1968) of two ratings on the classes 0..classes-1:
+// 1 - sum w_ij O_ij / sum w_ij E_ij with w_ij = (i - j)^2 / (classes - 1)^2, O the observed
+// confusion matrix, E the outer product of the two rating histograms scaled to O's total.
+// 1 is perfect agreement, 0 chance. Ratings outside the range are clamped.
+double quadratic_weighted_kappa(std::span<const int> rater_a, std::span<const int> rater_b, int classes);
+
 }  // namespace aisle::eval

@@ -91,6 +91,15 @@ struct Engagement {
   std::int64_t impressions = 0, clicks = 0, add_to_carts = 0, purchases = 0;
 };
 
+// Impressions and clicks of one (query, locale, product) at one position (1-based).
+struct PositionedEngagement {
+  std::string query;
+  std::string locale;
+  ProductId product;
+  int position = 0;
+  std::int64_t impressions = 0, clicks = 0;
+};
+
 class Store {
  public:
   static constexpr int kSchemaVersion = 1;
@@ -133,6 +142,9 @@ class Store {
   Status for_each_judgment(const std::function<Status(StoredJudgment&&)>& visit);
   // Events with a query, aggregated per (query, locale, product); same contract as above.
   Status for_each_engagement(const std::function<Status(Engagement&&)>& visit);
+  // Impression and click events that carry a position, aggregated per (query, locale,
+  // product, position), for position-bias estimation; same contract as above.
+  Status for_each_positioned_engagement(const std::function<Status(PositionedEngagement&&)>& visit);
 
 
  private:

@@ -163,6 +163,14 @@ struct TermExplanation {
   float score = 0.0f;  // weight * idf * x, unquantized
 };
 
+// explain() plus what ranking features need (rank::FeatureExtractor).
+struct DocumentMatch {
+  std::vector<TermExplanation> terms;      // parallel to the query terms given
+  std::array<int, kNumFields> length{};    // analyzed terms per field
+  // Per field, for each analyzed term in order: the index of the query term it equals, or -1.
+  std::array<std::vector<std::int16_t>, kNumFields> sequence;
+};
+
 struct IndexStats {
   std::int64_t documents = 0;  // live
   std::int64_t deleted = 0;    // awaiting compaction
@@ -212,6 +220,10 @@ class InvertedIndex {
   // recomputed from its text with this index's statistics.
   std::vector<TermExplanation> explain(const Document& document,
                                        std::span<const QueryTerm> terms) const;
+
+  // explain()'s analysis with field lengths and where the query terms occur; the document
+  // is analyzed with its locale's analyzer (empty for an unknown locale). Thread-safe.
+  DocumentMatch match(const Document& document, std::span<const QueryTerm> terms) const;
 
   // Whether a live document has this product id.
   bool contains(ProductId product) const;
