@@ -41,6 +41,8 @@ demo: build
 	$(AISLE) index --data-dir $(DEMO_DIR)
 	$(AISLE) search "mat for yoga" --data-dir $(DEMO_DIR) --locale en -k 5 --strategy vector
 	$(AISLE) search "waterproof jacket" --data-dir $(DEMO_DIR) --locale en -k 5
+	$(AISLE) train ranker --data-dir $(DEMO_DIR) --rounds 50
+	$(AISLE) search "black running shoes" --data-dir $(DEMO_DIR) --locale en -k 3 --explain
 
 fuzz: deps
 	bash scripts/fuzz.sh $(FUZZ_SECONDS)

@@ -1,7 +1,9 @@
-// aisle train encoder: learns the two-tower text encoder from the store's judgments and feedback.
+// aisle train encoder | ranker: learns the two-tower text encoder, or the learning-to-rank
+// model, from the store's judgments and feedback.
 #include <memory>
 #include <string>
 
+#include "aisle/rank/training.h"
 #include "aisle/retrieve/vector_strategy.h"
 #include "aisle/store/store.h"
 #include "commands.h"
@@ -20,7 +22,59 @@ Command add_train(CLI::App& app) {
                  "carts, purchases); `aisle index` then embeds the catalog");
   encoder->add_option("--data-dir", args->data_dir, "Data directory")->required();
   add_encoder_options(encoder, &args->encoder);
-  return [args, encoder](const Context& context) -> Status {
+
+  struct RankArgs {
+    std::string data_dir, labels = "auto", objective = "lambdamart";
+    rank::RankerTrainingOptions options;
+  };
+  auto rank_args = std::make_shared<RankArgs>();
+  CLI::App* ranker = app.add_subcommand(
+      "ranker", "Train the LambdaMART re-ranker over the pipeline's candidates, from judgments (not of split \"test\") "
+                "or, without judgments, from click logs with position-bias correction");
+  ranker->add_option("--data-dir", rank_args->data_dir, "Data directory")->required();
+  ranker->add_option("--labels", rank_args->labels, "auto (judgments when any), judgments or clicks")
+      ->check(CLI::IsMember({"auto", "judgments", "clicks"}))->capture_default_str();
+  ranker->add_option("--objective", rank_args->objective, "lambdamart (rank:ndcg) or regression (squared error)")
+      ->check(CLI::IsMember({"lambdamart", "regression"}))->capture_default_str();
+  ranker->add_option("--rounds", rank_args->options.ranker.rounds, "Boosting rounds (at most)")->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  ranker->add_option("--eta", rank_args->options.ranker.learning_rate, "Boosting learning rate")->capture_default_str();
+  ranker->add_option("--max-depth", rank_args->options.ranker.max_depth, "Tree depth")->capture_default_str()
+      ->check(CLI::Range(1, 20));
+  ranker->add_option("--depth", rank_args->options.depth, "Candidates per strategy")->capture_default_str()
+      ->check(CLI::Range(1, 10000));
+
+  return [args, encoder, rank_args, ranker](const Context& context) -> Status {
+    if (ranker->parsed()) {
+      RankArgs& r = *rank_args;
+      AISLE_ASSIGN_OR_RETURN(r.options.labels, rank::parse_label_source(r.labels));
+      AISLE_ASSIGN_OR_RETURN(r.options.ranker.objective, rank::parse_objective(r.objective));
+      AISLE_ASSIGN_OR_RETURN(auto pipeline, rank::SearchPipeline::open(r.data_dir, context, /*load_ranker=*/false));
+      rank::RankerTrainingReport report;
+      AISLE_ASSIGN_OR_RETURN(auto model, rank::train_ranker(*pipeline, r.options, context, &report));
+      AISLE_RETURN_IF_ERROR(model->save(rank::ranker_path(r.data_dir)));
+      if (report.labels == "clicks") {
+        std::string curve;
+        for (std::size_t k = 0; k < std::min<std::size_t>(report.bias.propensity.size(), 10); ++k) {
+          curve += fmt::format(" {}:{:.2f}", k + 1, report.bias.propensity[k]);
+        }
+        say("position bias (EM, {} iterations, {} impressions, {} clicks), propensity by position:{}",
+            report.bias.iterations, report.bias.impressions, report.bias.clicks, curve);
+      }
+      say("ranker ({}, labels from {}): {} queries ({} more for early stopping), {} rows, {} of {} labels among "
+          "the candidates, {} rounds, {:.2f} s: {}",
+          r.objective, report.labels, report.queries, report.validation_queries, report.rows,
+          report.labelled_candidates, report.labels_total, report.train.rounds, report.train.seconds,
+          rank::ranker_path(r.data_dir).string());
+      std::string top;
+      int shown = 0;
+      for (const auto& [name, share] : model->importance()) {
+        if (shown++ == 6) break;
+        top += fmt::format(" {} {:.0f}%", name, 100 * share);
+      }
+      say("most used features:{}", top);
+      return Status::ok();
+    }
     if (!encoder->parsed()) return Status::bad_input("unknown training task");
     AISLE_RETURN_IF_ERROR(args->encoder.resolve());
     store::StoreOptions store_options;

@@ -272,6 +272,32 @@ Result<std::vector<float>> Ranker::score(std::span<const float> features) const 
   return std::vector<float>(result, result + rows);
 }
 
+Result<std::vector<float>> Ranker::contributions(std::span<const float> features) const {
+  const std::size_t width = schema_.size();
+  if (features.size() % width != 0) {
+    return Status::bad_input(std::to_string(features.size()) + " feature values is not a whole number of rows of " +
+                             std::to_string(width));
+  }
+  const std::size_t rows = features.size() / width;
+  if (rows == 0) return std::vector<float>();
+  DMatrixHandle matrix = nullptr;
+  AISLE_XGB(XGDMatrixCreateFromMat(features.data(), rows, width, std::nanf(""), &matrix), "matrix");
+  const bst_ulong* shape = nullptr;
+  bst_ulong dim = 0;
+  const float* result = nullptr;
+  const int rc = XGBoosterPredictFromDMatrix(
+      booster_->handle, matrix,
+      R"({"type": 2, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false})", &shape,
+      &dim, &result);
+  if (rc != 0) {
+    XGDMatrixFree(matrix);
+    return xgb_error("contributions");
+  }
+  std::vector<float> out(result, result + rows * (width + 1));
+  XGDMatrixFree(matrix);
+  return out;
+}
+
 Status Ranker::check_schema(const FeatureSchema& schema) const {
   if (schema.version != schema_.version) {
     return Status::bad_input("the ranker was trained on feature schema version " + std::to_string(schema_.version) +

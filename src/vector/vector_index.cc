@@ -283,6 +283,15 @@ class ExactIndex final : public VectorIndex {
     return slot_of_.contains(product.value());
   }
 
+  bool vector(ProductId product, std::span<float> out) const override {
+    std::shared_lock lock(mutex_);
+    auto it = slot_of_.find(product.value());
+    const auto dim = static_cast<std::size_t>(options_.dim);
+    if (it == slot_of_.end() || out.size() != dim) return false;
+    std::copy_n(vectors_.data() + std::size_t{it->second} * dim, dim, out.data());
+    return true;
+  }
+
   VectorIndexStats stats() const override {
     std::shared_lock lock(mutex_);
     VectorIndexStats stats;
@@ -441,6 +450,16 @@ class HnswIndex final : public VectorIndex {
     std::shared_lock lock(mutex_);
     auto it = graph_->label_lookup_.find(product.value());
     return it != graph_->label_lookup_.end() && items_.is_live(it->second);
+  }
+
+  bool vector(ProductId product, std::span<float> out) const override {
+    std::shared_lock lock(mutex_);
+    auto it = graph_->label_lookup_.find(product.value());
+    const auto dim = static_cast<std::size_t>(options_.dim);
+    if (it == graph_->label_lookup_.end() || !items_.is_live(it->second) || out.size() != dim) return false;
+    const auto* data = reinterpret_cast<const float*>(graph_->getDataByInternalId(it->second));
+    std::copy_n(data, dim, out.data());
+    return true;
   }
 
   VectorIndexStats stats() const override {

@@ -118,6 +118,39 @@ TEST(CliTest, TrainsTheEncoderAndSearchesByVectorAndHybrid) {
   EXPECT_NE(hybrid.out.find("<lexical+vector>"), std::string::npos) << hybrid.out;
   RunResult lexical = run_aisle({"search", "yoga mat", "--data-dir", data, "--strategy", "lexical"}, dir);
   EXPECT_NE(lexical.out.find("<lexical>"), std::string::npos) << lexical.out;
+
+  // The ranker: trained from the judgments over the pipeline's candidates, then it orders
+  // every search, and --explain shows its per-feature contributions.
+  RunResult ranker = run_aisle({"--threads", "1", "train", "ranker", "--data-dir", data, "--rounds", "20"}, dir);
+  ASSERT_EQ(ranker.exit_code, 0) << ranker.err;
+  EXPECT_NE(ranker.out.find("labels from judgments"), std::string::npos) << ranker.out;
+  EXPECT_NE(ranker.out.find("20 rounds"), std::string::npos) << ranker.out;
+  RunResult ranked = run_aisle({"search", "yoga mat", "--data-dir", data, "-k", "3", "--explain"}, dir);
+  ASSERT_EQ(ranked.exit_code, 0) << ranked.err;
+  EXPECT_NE(ranked.out.find("[hybrid, ranked"), std::string::npos) << ranked.out;
+  EXPECT_NE(ranked.out.find("ranker: "), std::string::npos) << ranked.out;
+  RunResult ranked_json = run_aisle({"search", "yoga mat", "--data-dir", data, "-k", "3", "--explain", "--json"}, dir);
+  ASSERT_EQ(ranked_json.exit_code, 0) << ranked_json.err;
+  EXPECT_NE(ranked_json.out.find("\"ranker_score\""), std::string::npos) << ranked_json.out;
+  EXPECT_NE(ranked_json.out.find("\"contributions\""), std::string::npos) << ranked_json.out;
+  EXPECT_NE(ranked_json.out.find("\"coverage_title\""), std::string::npos) << ranked_json.out;
+  RunResult unranked = run_aisle({"search", "yoga mat", "--data-dir", data, "-k", "3", "--no-rank"}, dir);
+  EXPECT_NE(unranked.out.find("[hybrid]"), std::string::npos) << unranked.out;
+  // Only clicks: the labels come from the position-bias-corrected click log.
+  RunResult clicks = run_aisle({"--threads", "1", "train", "ranker", "--data-dir", data, "--labels", "clicks",
+                                "--rounds", "5"},
+                               dir);
+  ASSERT_EQ(clicks.exit_code, 0) << clicks.err;
+  EXPECT_NE(clicks.out.find("position bias (EM"), std::string::npos) << clicks.out;
+  EXPECT_NE(clicks.out.find("labels from clicks"), std::string::npos) << clicks.out;
+  // A ranker file of another schema is refused with the reason, not used.
+  {
+    std::ofstream out(data + "/models/ranker.bin", std::ios::binary | std::ios::trunc);
+    out << "garbage";
+  }
+  RunResult damaged = run_aisle({"search", "yoga mat", "--data-dir", data}, dir);
+  EXPECT_NE(damaged.exit_code, 0);
+  EXPECT_NE(damaged.err.find("ranker.bin"), std::string::npos) << damaged.err;
 }
 
 TEST(CliTest, ExitCodesAreMappedInOnePlace) {

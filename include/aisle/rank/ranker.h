@@ -111,6 +111,10 @@ class Ranker {
   // kRegression the score is the predicted grade. Single-threaded per call.
   Result<std::vector<float>> score(std::span<const float> features) const;
 
+  // Per-feature contributions to each row's score (SHAP values, TreeSHAP, Lundberg et al.
+  // 2020): rows x (schema().size() + 1), the last column the bias; a row sums to its score.
+  Result<std::vector<float>> contributions(std::span<const float> features) const;
+
   // Each feature's share of the model's total split gain, largest first.
   std::vector<std::pair<std::string, double>> importance() const;
 

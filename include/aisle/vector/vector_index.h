@@ -113,6 +113,9 @@ class VectorIndex {
   virtual Status save(const std::filesystem::path& directory) const = 0;
 
   virtual bool contains(ProductId product) const = 0;
+  // Copies the stored vector of `product` (normalized for kCosine) into `out`; false when the
+  // product is not indexed or out.size() != dim().
+  virtual bool vector(ProductId product, std::span<float> out) const = 0;
   virtual VectorIndexStats stats() const = 0;
   virtual const VectorIndexOptions& options() const = 0;
   int dim() const { return options().dim; }

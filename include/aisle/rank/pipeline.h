@@ -1,0 +1,130 @@
+// The search pipeline of a data directory: strategies -> union -> features -> ranker -> top-k.
+//
+// open() loads what the data directory has: the lexical index and query understanding
+// (required; `aisle index`), the encoder and product vectors (optional; `aisle train encoder`
+// + `aisle index`), the ranker (optional; `aisle train ranker`, <data_dir>/models/ranker.bin)
+// and the per-product engagement statistics behind the product_queries / product_grade
+// features (judgments outside split "test", and feedback events).
+//
+// retrieve() runs the strategies (lexical or structured, and vector when it exists), fuses
+// their lists (reciprocal rank fusion: the order when there is no ranker) and computes every
+// candidate's features in one batch. search() then scores the candidates with the ranker and
+// keeps the top k. Without a ranker, or with PipelineOptions::rank = false, the fused order
+// stands.
+//
+// Thread safety: none. The store is one SQLite connection; use one pipeline per thread.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "aisle/core/context.h"
+#include "aisle/core/status.h"
+#include "aisle/rank/features.h"
+#include "aisle/rank/ranker.h"
+#include "aisle/retrieve/lexical.h"
+#include "aisle/retrieve/vector_strategy.h"
+#include "aisle/store/store.h"
+
+namespace aisle::rank {
+
+std::filesystem::path ranker_path(const std::filesystem::path& data_dir);
+
+struct PipelineOptions {
+  std::string locale = "en";
+  int k = 10;
+  text::Filter filter;
+  // "auto" (hybrid when product vectors exist, else lexical), "lexical", "structured",
+  // "vector", "hybrid".
+  std::string strategy = "auto";
+  int depth = 100;  // candidates per strategy (at least k)
+  int ef = 128;     // HNSW beam width
+  bool typos = true;
+  bool facets = false;
+  bool rank = true;      // re-rank with the ranker when there is one
+  bool explain = false;  // per-hit feature values and the ranker's per-feature contributions
+};
+
+struct PipelineHit {
+  ProductId product;
+  double score = 0;     // the ranker's score, or the fused / strategy score without a ranker
+  Provenance provenance;
+  float vector_score = 0;
+  float prior = 0;      // the popularity part of the lexical score
+  int fused_rank = 0;   // 1-based rank before the ranker
+  std::optional<float> ranker_score;
+  // With explain: the ranker's largest per-feature contributions (SHAP values, Lundberg et al.
+  // 2020), largest magnitude first, and the bias; and the feature values.
+  std::vector<std::pair<std::string, float>> contributions;
+  float contribution_bias = 0;
+  std::vector<std::pair<std::string, float>> features;
+};
+
+struct PipelineResult {
+  std::string strategy;  // the strategy actually run
+  bool ranked = false;   // the ranker ordered the hits
+  std::vector<PipelineHit> hits;
+  text::SearchResult lexical;  // terms, facets, matched (empty for vector alone)
+  retrieve::QueryAnalysis analysis;
+  text::Filter slot_filter;  // structured: filters taken from slots
+  bool relaxed = false;
+  std::size_t candidates = 0;
+};
+
+// A query's candidates with their documents and feature rows (schema of features()).
+struct CandidateSet {
+  PipelineResult result;  // hits in fused order, every candidate
+  std::vector<text::Document> documents;
+  std::vector<float> features;
+};
+
+// Per-product statistics from judgments and engagement, grades scaled to 0..1 as
+// retrieve::training_set_from_store does.
+struct ProductStats {
+  float queries = 0;
+  float grade_sum = 0;
+};
+
+class SearchPipeline {
+ public:
+  // kNotFound when the data directory has no index; kBadInput naming the difference when the
+  // ranker's feature schema is not the extractor's.
+  // load_ranker = false ignores <data_dir>/models/ranker.bin (training a new one).
+  static Result<std::unique_ptr<SearchPipeline>> open(const std::filesystem::path& data_dir, const Context& context,
+                                                      bool load_ranker = true);
+  ~SearchPipeline();
+
+  // `exclude`: (product -> scaled grade) judgments of this query to leave out of the product
+  // statistics (training rows must not see their own label).
+  Result<CandidateSet> retrieve(std::string_view query, const PipelineOptions& options,
+                                const std::unordered_map<std::uint32_t, float>* exclude = nullptr) const;
+  Result<PipelineResult> search(std::string_view query, const PipelineOptions& options) const;
+
+  const FeatureExtractor& features() const { return *extractor_; }
+  const Ranker* ranker() const { return ranker_.get(); }
+  bool has_vectors() const { return vectors_ != nullptr; }
+  store::Store& store() const { return *store_; }
+  const retrieve::LexicalCatalog& catalog() const { return catalog_; }
+
+ private:
+  SearchPipeline() = default;
+  std::unique_ptr<store::Store> store_;
+  retrieve::LexicalCatalog catalog_;
+  std::unique_ptr<retrieve::VectorStrategy> vectors_;
+  std::unique_ptr<FeatureExtractor> extractor_;
+  std::unique_ptr<Ranker> ranker_;
+  std::unordered_map<std::uint32_t, ProductStats> product_stats_;
+};
+
+// Whether a stored listing passes a filter (the vector strategy filters locale and category
+// in the index; brand, color and price are checked here).
+bool passes(const text::Filter& filter, const io::ProductRecord& record);
+
+}  // namespace aisle::rank
