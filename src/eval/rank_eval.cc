@@ -369,6 +369,10 @@ Result<nlohmann::json> evaluate_rank(const Context& context, const RankEvalOptio
   rank::FeatureOptions ablation_options;
   ablation_options.learned_text = false;
   const rank::FeatureSchema ablation_schema = rank::feature_schema(ablation_options);
+  rank::FeatureOptions no_engagement_options;
+  no_engagement_options.engagement = false;
+  const rank::FeatureSchema no_engagement_schema = rank::feature_schema(no_engagement_options);
+  const std::vector<std::size_t> no_engagement_columns = projection(full_schema, no_engagement_schema);
   const std::size_t width = full_schema.size();
   const std::vector<std::size_t> all_columns = projection(full_schema, full_schema);
   const std::vector<std::size_t> ablation_columns = projection(full_schema, ablation_schema);
@@ -386,7 +390,7 @@ Result<nlohmann::json> evaluate_rank(const Context& context, const RankEvalOptio
 
   // Training rows.
   const auto features_start = Clock::now();
-  TrainingSets full_sets, ablation_sets;
+  TrainingSets full_sets, ablation_sets, no_engagement_sets;
   std::int64_t train_candidates = 0;
   for (int f = 0; f < folds; ++f) {
     const VectorSide* side = !with_vectors ? nullptr : folds >= 2 ? fold_sides[static_cast<std::size_t>(f)].get() : full_side.get();
@@ -408,6 +412,8 @@ Result<nlohmann::json> evaluate_rank(const Context& context, const RankEvalOptio
       const bool validation = is_validation[texts[i]];
       add_training_rows(rows, width, all_columns, low, high, options.label_levels, validation, &full_sets);
       add_training_rows(rows, width, ablation_columns, low, high, options.label_levels, validation, &ablation_sets);
+      add_training_rows(rows, width, no_engagement_columns, low, high, options.label_levels, validation,
+                        &no_engagement_sets);
     }
   }
   const double train_features_seconds = seconds_since(features_start);
@@ -415,6 +421,7 @@ Result<nlohmann::json> evaluate_rank(const Context& context, const RankEvalOptio
   const auto ranker_start = Clock::now();
   AISLE_ASSIGN_OR_RETURN(Models full, train_models(full_schema, full_sets, options, context));
   AISLE_ASSIGN_OR_RETURN(Models ablation, train_models(ablation_schema, ablation_sets, options, context));
+  AISLE_ASSIGN_OR_RETURN(Models no_engagement, train_models(no_engagement_schema, no_engagement_sets, options, context));
   const double ranker_seconds = seconds_since(ranker_start);
   const double train_seconds = seconds_since(start);
 
@@ -427,8 +434,8 @@ Result<nlohmann::json> evaluate_rank(const Context& context, const RankEvalOptio
     members.push_back(&query);
   }
   AISLE_ASSIGN_OR_RETURN(std::vector<float> test_vectors, encode(full_side.get(), texts));
-  Accumulator lexical, vector_order, fused, ranked, ranked_ablation, regression_order;
-  std::vector<double> truth, predicted, predicted_ablation, predicted_mean;
+  Accumulator lexical, vector_order, fused, ranked, ranked_ablation, ranked_no_engagement, regression_order;
+  std::vector<double> truth, predicted, predicted_ablation, predicted_no_engagement, predicted_mean;
   std::int64_t judged_retrieved = 0, judged_total = 0;
   double rank_seconds = 0;
   std::int64_t ranked_candidates = 0;
@@ -452,6 +459,9 @@ Result<nlohmann::json> evaluate_rank(const Context& context, const RankEvalOptio
     project_rows(candidate_rows, width, ablation_columns, &projected);
     AISLE_ASSIGN_OR_RETURN(scores, ablation.lambdamart->score(projected));
     ranked_ablation.add(query, order_by(candidates, scores), min_grade, cutoffs, 0);
+    project_rows(candidate_rows, width, no_engagement_columns, &projected);
+    AISLE_ASSIGN_OR_RETURN(scores, no_engagement.lambdamart->score(projected));
+    ranked_no_engagement.add(query, order_by(candidates, scores), min_grade, cutoffs, 0);
     AISLE_ASSIGN_OR_RETURN(scores, full.regression->score(candidate_rows));
     regression_order.add(query, order_by(candidates, scores), min_grade, cutoffs, 0);
     lexical.add(query, rows.lexical, min_grade, cutoffs, 0);
@@ -465,6 +475,8 @@ Result<nlohmann::json> evaluate_rank(const Context& context, const RankEvalOptio
     AISLE_ASSIGN_OR_RETURN(std::vector<float> grades, full.regression->score(rows.features));
     project_rows(rows.features, width, ablation_columns, &projected);
     AISLE_ASSIGN_OR_RETURN(std::vector<float> ablation_grades, ablation.regression->score(projected));
+    project_rows(rows.features, width, no_engagement_columns, &projected);
+    AISLE_ASSIGN_OR_RETURN(std::vector<float> no_engagement_grades, no_engagement.regression->score(projected));
     for (std::size_t p = 0; p < rows.products.size(); ++p) {
       auto found = query.grades.find(rows.products[p]);
       if (found == query.grades.end()) continue;
@@ -473,6 +485,7 @@ Result<nlohmann::json> evaluate_rank(const Context& context, const RankEvalOptio
       truth.push_back(found->second);
       predicted.push_back(std::clamp(static_cast<double>(grades[p]), low, high));
       predicted_ablation.push_back(std::clamp(static_cast<double>(ablation_grades[p]), low, high));
+      predicted_no_engagement.push_back(std::clamp(static_cast<double>(no_engagement_grades[p]), low, high));
       predicted_mean.push_back(mean_grade);
     }
   }
@@ -508,6 +521,8 @@ Result<nlohmann::json> evaluate_rank(const Context& context, const RankEvalOptio
     baselines["hybrid-rrf"] = fused.report(options.depth);
   }
   baselines["ranker-without-learned-text"] = with_grades(ranked_ablation.report(options.depth), predicted_ablation);
+  baselines["ranker-without-engagement"] =
+      with_grades(ranked_no_engagement.report(options.depth), predicted_no_engagement);
   baselines["regression-ranker-order"] = regression_order.report(options.depth);
   baselines["train-mean-grade"] = with_grades(nlohmann::json::object(), predicted_mean);
   report["baselines"] = baselines;
@@ -539,6 +554,7 @@ Result<nlohmann::json> evaluate_rank(const Context& context, const RankEvalOptio
       {"validation_fraction", options.validation_fraction},
       {"features", full_schema.to_json()},
       {"ablation_features", ablation_schema.size()},
+      {"no_engagement_features", no_engagement_schema.size()},
       {"train_candidates", train_candidates},
       {"train_features_seconds", train_features_seconds},
       {"encoder_seconds", encoder_seconds},

@@ -17,7 +17,8 @@ constexpr float kMissing = std::numeric_limits<float>::quiet_NaN();
 // Every feature, in schema order. learned: left out of the ablation's schema.
 struct FeatureDef {
   std::string name;
-  bool learned = false;
+  bool learned = false;     // left out without FeatureOptions::learned_text
+  bool engagement = false;  // left out without FeatureOptions::engagement
 };
 
 enum F : int {
@@ -99,9 +100,9 @@ const std::vector<FeatureDef>& all_features() {
   defs[kEsciSubstitute] = {"esci_substitute", true};
   defs[kEsciComplement] = {"esci_complement", true};
   defs[kEsciIrrelevant] = {"esci_irrelevant", true};
-  defs[kMemoryScore] = {"memory_score", false};
-  defs[kProductQueries] = {"product_queries", false};
-  defs[kProductGrade] = {"product_grade", false};
+  defs[kMemoryScore] = {"memory_score", false, true};
+  defs[kProductQueries] = {"product_queries", false, true};
+  defs[kProductGrade] = {"product_grade", false, true};
   return defs;
   }();
   return all;
@@ -111,7 +112,8 @@ std::vector<int> selected(const FeatureOptions& options) {
   std::vector<int> out;
   const auto& defs = all_features();
   for (int i = 0; i < kNumFeatures; ++i) {
-    if (!defs[static_cast<std::size_t>(i)].learned || options.learned_text) out.push_back(i);
+    const FeatureDef& def = defs[static_cast<std::size_t>(i)];
+    if ((!def.learned || options.learned_text) && (!def.engagement || options.engagement)) out.push_back(i);
   }
   return out;
 }

@@ -60,6 +60,9 @@ struct FeatureOptions {
   // Vector cosine, vector rank and the ESCI probabilities: the features learned from text by a
   // trained model. false gives the ablation's schema.
   bool learned_text = true;
+  // memory_score, product_queries, product_grade: what shoppers (or judges) did with the
+  // product for other queries. false gives the second ablation's schema.
+  bool engagement = true;
 };
 
 // The query, analyzed once for all its candidates.
