@@ -17,6 +17,7 @@
 #include "aisle/store/ingest.h"
 #include "aisle/core/files.h"
 #include "aisle/eval/lexical_bench.h"
+#include "aisle/eval/rank_bench.h"
 #include "aisle/eval/vector_bench.h"
 #include "commands.h"
 
@@ -180,10 +181,22 @@ Command add_bench(CLI::App& app) {
   vector_encoder->training.epochs = 1;
   vectors->add_option("--out", *lexical_out, "Write the JSON report here (the SVG goes next to it)");
 
-  return [args, ingest, lexical, lexical_args, lexical_out, vectors, vector_args, vector_encoder](const Context& context) -> Status {
+  CLI::App* ranking = app.add_subcommand(
+      "rank", "Ranking latency (features + LambdaMART) for 100, 200 and 1,000 candidates, single thread");
+  auto rank_args = std::make_shared<eval::RankBenchOptions>();
+  ranking->add_option("--source-dir", rank_args->source_dir, "Home Depot folder (train.csv, dev.csv)")->capture_default_str();
+  ranking->add_option("--candidates", rank_args->candidates, "Candidate counts measured")->capture_default_str();
+  ranking->add_option("--queries", rank_args->queries, "Queries measured per count")->capture_default_str();
+  ranking->add_option("--rounds", rank_args->rounds, "Boosting rounds of the model")->capture_default_str();
+  ranking->add_option("--out", *lexical_out, "Write the JSON report here");
+
+  return [args, ingest, lexical, lexical_args, lexical_out, vectors, vector_args, vector_encoder, ranking,
+          rank_args](const Context& context) -> Status {
     if (ingest->parsed()) return run_bench(context, *args);
     nlohmann::json report;
-    if (vectors->parsed()) {
+    if (ranking->parsed()) {
+      AISLE_ASSIGN_OR_RETURN(report, eval::run_rank_bench(context, *rank_args));
+    } else if (vectors->parsed()) {
       AISLE_RETURN_IF_ERROR(vector_encoder->resolve());
       vector_args->encoder = vector_encoder->config;
       vector_args->epochs = vector_encoder->training.epochs;
