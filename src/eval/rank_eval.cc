@@ -82,25 +82,10 @@ class RowBuilder {
  public:
   RowBuilder(const Corpus& corpus, const text::InvertedIndex& index, const rank::FeatureExtractor& extractor,
              const RankEvalOptions& options)
-      : corpus_(corpus), index_(index), extractor_(extractor), options_(options),
-        judged_count_(corpus.documents.size()), grade_sum_(corpus.documents.size()) {}
+      : corpus_(corpus), index_(index), extractor_(extractor), options_(options) {}
 
-  // The train judgments behind the product_queries / product_grade features, grades scaled
-  // to 0..1.
-  void count_judgments(const QueryMap& train, double low, double high) {
-    low_ = low;
-    high_ = high;
-    for (const auto& [text, query] : train) {
-      for (const auto& [product, grade] : query.grades) {
-        judged_count_[product] += 1;
-        grade_sum_[product] += scaled(grade);
-      }
-    }
-  }
-
-  // exclude_own: the query's own judgments are left out of the product features (train rows).
   Status build(const TestQuery& query, const VectorSide* side, std::span<const float> query_vector,
-               bool exclude_own, QueryRows* out) const {
+               QueryRows* out) const {
     out->query = &query;
     text::SearchOptions search;
     search.locale = options_.locale;
@@ -144,13 +129,6 @@ class RowBuilder {
         candidate.provenance.lexical_score = hit->scores[0];
       }
       if (side != nullptr) candidate.vector = std::span<const float>(side->product_vectors.data() + product * dim, dim);
-      double count = judged_count_[product], sum = grade_sum_[product];
-      if (exclude_own) {
-        auto own = query.grades.find(product);
-        if (own != query.grades.end()) count -= 1, sum -= scaled(own->second);
-      }
-      candidate.product_queries = static_cast<float>(count);
-      if (count > 0) candidate.product_grade = static_cast<float>(sum / count);
       candidates.push_back(candidate);
       out->products.push_back(product);
       seen.insert(product);
@@ -170,14 +148,10 @@ class RowBuilder {
   }
 
  private:
-  double scaled(double grade) const { return high_ > low_ ? (grade - low_) / (high_ - low_) : 1.0; }
-
   const Corpus& corpus_;
   const text::InvertedIndex& index_;
   const rank::FeatureExtractor& extractor_;
   const RankEvalOptions& options_;
-  std::vector<double> judged_count_, grade_sum_;
-  double low_ = 0, high_ = 1;
 };
 
 // Columns of `full` named in `subset`, in subset's order.
@@ -363,21 +337,21 @@ Result<nlohmann::json> evaluate_rank(const Context& context, const RankEvalOptio
   }
   const double encoder_seconds = seconds_since(encoder_start);
 
+  // No engagement features here: the corpus is made of the judgment files' products, so "how
+  // many train queries judged this product" is 0 almost only for products of the test
+  // judgments, which would reveal the split rather than measure the ranker.
   rank::FeatureOptions full_options;
+  full_options.engagement = false;
   rank::FeatureExtractor extractor(*index, full_options);
   const rank::FeatureSchema& full_schema = extractor.schema();
   rank::FeatureOptions ablation_options;
   ablation_options.learned_text = false;
+  ablation_options.engagement = false;
   const rank::FeatureSchema ablation_schema = rank::feature_schema(ablation_options);
-  rank::FeatureOptions no_engagement_options;
-  no_engagement_options.engagement = false;
-  const rank::FeatureSchema no_engagement_schema = rank::feature_schema(no_engagement_options);
-  const std::vector<std::size_t> no_engagement_columns = projection(full_schema, no_engagement_schema);
   const std::size_t width = full_schema.size();
   const std::vector<std::size_t> all_columns = projection(full_schema, full_schema);
   const std::vector<std::size_t> ablation_columns = projection(full_schema, ablation_schema);
   RowBuilder builder(corpus, *index, extractor, options);
-  builder.count_judgments(train_queries, low, high);
 
   // Query vectors, per encoder, in one batch each.
   auto encode = [&](const VectorSide* side, const std::vector<std::string>& texts) -> Result<std::vector<float>> {
@@ -390,7 +364,7 @@ Result<nlohmann::json> evaluate_rank(const Context& context, const RankEvalOptio
 
   // Training rows.
   const auto features_start = Clock::now();
-  TrainingSets full_sets, ablation_sets, no_engagement_sets;
+  TrainingSets full_sets, ablation_sets;
   std::int64_t train_candidates = 0;
   for (int f = 0; f < folds; ++f) {
     const VectorSide* side = !with_vectors ? nullptr : folds >= 2 ? fold_sides[static_cast<std::size_t>(f)].get() : full_side.get();
@@ -407,13 +381,11 @@ Result<nlohmann::json> evaluate_rank(const Context& context, const RankEvalOptio
       QueryRows rows;
       AISLE_RETURN_IF_ERROR(builder.build(*members[i], side,
                                           side ? std::span<const float>(vectors.data() + i * dim, dim) : std::span<const float>(),
-                                          /*exclude_own=*/true, &rows));
+                                          &rows));
       train_candidates += static_cast<std::int64_t>(rows.candidates);
       const bool validation = is_validation[texts[i]];
       add_training_rows(rows, width, all_columns, low, high, options.label_levels, validation, &full_sets);
       add_training_rows(rows, width, ablation_columns, low, high, options.label_levels, validation, &ablation_sets);
-      add_training_rows(rows, width, no_engagement_columns, low, high, options.label_levels, validation,
-                        &no_engagement_sets);
     }
   }
   const double train_features_seconds = seconds_since(features_start);
@@ -421,7 +393,6 @@ Result<nlohmann::json> evaluate_rank(const Context& context, const RankEvalOptio
   const auto ranker_start = Clock::now();
   AISLE_ASSIGN_OR_RETURN(Models full, train_models(full_schema, full_sets, options, context));
   AISLE_ASSIGN_OR_RETURN(Models ablation, train_models(ablation_schema, ablation_sets, options, context));
-  AISLE_ASSIGN_OR_RETURN(Models no_engagement, train_models(no_engagement_schema, no_engagement_sets, options, context));
   const double ranker_seconds = seconds_since(ranker_start);
   const double train_seconds = seconds_since(start);
 
@@ -434,8 +405,8 @@ Result<nlohmann::json> evaluate_rank(const Context& context, const RankEvalOptio
     members.push_back(&query);
   }
   AISLE_ASSIGN_OR_RETURN(std::vector<float> test_vectors, encode(full_side.get(), texts));
-  Accumulator lexical, vector_order, fused, ranked, ranked_ablation, ranked_no_engagement, regression_order;
-  std::vector<double> truth, predicted, predicted_ablation, predicted_no_engagement, predicted_mean;
+  Accumulator lexical, vector_order, fused, ranked, ranked_ablation, regression_order;
+  std::vector<double> truth, predicted, predicted_ablation, predicted_mean;
   std::int64_t judged_retrieved = 0, judged_total = 0;
   double rank_seconds = 0;
   std::int64_t ranked_candidates = 0;
@@ -447,7 +418,7 @@ Result<nlohmann::json> evaluate_rank(const Context& context, const RankEvalOptio
     const auto query_start = Clock::now();
     AISLE_RETURN_IF_ERROR(builder.build(query, full_side.get(),
                                         full_side ? std::span<const float>(test_vectors.data() + i * dim, dim) : std::span<const float>(),
-                                        /*exclude_own=*/false, &rows));
+                                        &rows));
     const std::span<const std::uint32_t> candidates(rows.products.data(), rows.candidates);
     const std::span<const float> candidate_rows(rows.features.data(), rows.candidates * width);
     AISLE_ASSIGN_OR_RETURN(std::vector<float> scores, full.lambdamart->score(candidate_rows));
@@ -459,9 +430,6 @@ Result<nlohmann::json> evaluate_rank(const Context& context, const RankEvalOptio
     project_rows(candidate_rows, width, ablation_columns, &projected);
     AISLE_ASSIGN_OR_RETURN(scores, ablation.lambdamart->score(projected));
     ranked_ablation.add(query, order_by(candidates, scores), min_grade, cutoffs, 0);
-    project_rows(candidate_rows, width, no_engagement_columns, &projected);
-    AISLE_ASSIGN_OR_RETURN(scores, no_engagement.lambdamart->score(projected));
-    ranked_no_engagement.add(query, order_by(candidates, scores), min_grade, cutoffs, 0);
     AISLE_ASSIGN_OR_RETURN(scores, full.regression->score(candidate_rows));
     regression_order.add(query, order_by(candidates, scores), min_grade, cutoffs, 0);
     lexical.add(query, rows.lexical, min_grade, cutoffs, 0);
@@ -475,8 +443,7 @@ Result<nlohmann::json> evaluate_rank(const Context& context, const RankEvalOptio
     AISLE_ASSIGN_OR_RETURN(std::vector<float> grades, full.regression->score(rows.features));
     project_rows(rows.features, width, ablation_columns, &projected);
     AISLE_ASSIGN_OR_RETURN(std::vector<float> ablation_grades, ablation.regression->score(projected));
-    project_rows(rows.features, width, no_engagement_columns, &projected);
-    AISLE_ASSIGN_OR_RETURN(std::vector<float> no_engagement_grades, no_engagement.regression->score(projected));
+
     for (std::size_t p = 0; p < rows.products.size(); ++p) {
       auto found = query.grades.find(rows.products[p]);
       if (found == query.grades.end()) continue;
@@ -485,7 +452,6 @@ Result<nlohmann::json> evaluate_rank(const Context& context, const RankEvalOptio
       truth.push_back(found->second);
       predicted.push_back(std::clamp(static_cast<double>(grades[p]), low, high));
       predicted_ablation.push_back(std::clamp(static_cast<double>(ablation_grades[p]), low, high));
-      predicted_no_engagement.push_back(std::clamp(static_cast<double>(no_engagement_grades[p]), low, high));
       predicted_mean.push_back(mean_grade);
     }
   }
@@ -521,8 +487,6 @@ Result<nlohmann::json> evaluate_rank(const Context& context, const RankEvalOptio
     baselines["hybrid-rrf"] = fused.report(options.depth);
   }
   baselines["ranker-without-learned-text"] = with_grades(ranked_ablation.report(options.depth), predicted_ablation);
-  baselines["ranker-without-engagement"] =
-      with_grades(ranked_no_engagement.report(options.depth), predicted_no_engagement);
   baselines["regression-ranker-order"] = regression_order.report(options.depth);
   baselines["train-mean-grade"] = with_grades(nlohmann::json::object(), predicted_mean);
   report["baselines"] = baselines;
@@ -554,7 +518,6 @@ Result<nlohmann::json> evaluate_rank(const Context& context, const RankEvalOptio
       {"validation_fraction", options.validation_fraction},
       {"features", full_schema.to_json()},
       {"ablation_features", ablation_schema.size()},
-      {"no_engagement_features", no_engagement_schema.size()},
       {"train_candidates", train_candidates},
       {"train_features_seconds", train_features_seconds},
       {"encoder_seconds", encoder_seconds},

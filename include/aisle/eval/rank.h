@@ -21,9 +21,10 @@
 //
 // The report (DESIGN.md's contract): metrics of the full LambdaMART ranker (nDCG@10, MRR@10,
 // recall) and RMSE of the full regression ranker; baselines: lexical order, vector order, RRF
-// fusion, the rankers without learned-text features and without engagement features (the
-// product_* features come from the train judgments of other queries), the regression ranker's
-// order, and the train mean as a grade predictor.
+// fusion, the rankers without learned-text features (the ablation), the regression ranker's
+// order, and the train mean as a grade predictor. The engagement features are left out: the
+// corpus is the judgment files' products, so a product's count of train judgments would
+// reveal whether it belongs to the test judgments.
 #pragma once
 
 #include <filesystem>
