@@ -251,13 +251,22 @@ Result<std::unique_ptr<Ranker>> Ranker::train(const FeatureSchema& schema, const
   return ranker;
 }
 
-Result<std::vector<float>> Ranker::score(std::span<const float> features) const {
-  const std::size_t width = schema_.size();
-  if (features.size() % width != 0) {
-    return Status::bad_input(std::to_string(features.size()) + " feature values is not a whole number of rows of " +
+namespace {
+
+// Rows in `values` feature values of `width` each; kBadInput when they do not divide.
+Result<std::size_t> row_count(std::size_t values, std::size_t width) {
+  if (values % width != 0) {
+    return Status::bad_input(std::to_string(values) + " feature values is not a whole number of rows of " +
                              std::to_string(width));
   }
-  const std::size_t rows = features.size() / width;
+  return values / width;
+}
+
+}  // namespace
+
+Result<std::vector<float>> Ranker::score(std::span<const float> features) const {
+  const std::size_t width = schema_.size();
+  AISLE_ASSIGN_OR_RETURN(const std::size_t rows, row_count(features.size(), width));
   if (rows == 0) return std::vector<float>();
   const std::string array = "{\"data\": [" + std::to_string(reinterpret_cast<std::uintptr_t>(features.data())) +
                             ", true], \"shape\": [" + std::to_string(rows) + ", " + std::to_string(width) +
@@ -274,11 +283,7 @@ Result<std::vector<float>> Ranker::score(std::span<const float> features) const 
 
 Result<std::vector<float>> Ranker::contributions(std::span<const float> features) const {
   const std::size_t width = schema_.size();
-  if (features.size() % width != 0) {
-    return Status::bad_input(std::to_string(features.size()) + " feature values is not a whole number of rows of " +
-                             std::to_string(width));
-  }
-  const std::size_t rows = features.size() / width;
+  AISLE_ASSIGN_OR_RETURN(const std::size_t rows, row_count(features.size(), width));
   if (rows == 0) return std::vector<float>();
   DMatrixHandle matrix = nullptr;
   AISLE_XGB(XGDMatrixCreateFromMat(features.data(), rows, width, std::nanf(""), &matrix), "matrix");
