@@ -57,6 +57,8 @@ struct EncoderConfig {
   FeatureOptions features;
 };
 
+// kBadInput naming the first field out of range.
+Status check_config(const EncoderConfig& config);
 nlohmann::json config_to_json(const EncoderConfig& config);
 Result<EncoderConfig> config_from_json(const nlohmann::json& json);
 
