@@ -41,6 +41,8 @@ demo: build
 	$(AISLE) index --data-dir $(DEMO_DIR)
 	$(AISLE) search "mat for yoga" --data-dir $(DEMO_DIR) --locale en -k 5 --strategy vector
 	$(AISLE) search "waterproof jacket" --data-dir $(DEMO_DIR) --locale en -k 5
+	$(AISLE) train classifier --data-dir $(DEMO_DIR) --epochs 4 --buckets 32768
+	$(AISLE) classify --data-dir $(DEMO_DIR) --query "running shoes" --product EN0001
 	$(AISLE) train ranker --data-dir $(DEMO_DIR) --rounds 50
 	$(AISLE) search "black running shoes" --data-dir $(DEMO_DIR) --locale en -k 3 --explain
 

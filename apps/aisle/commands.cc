@@ -195,4 +195,25 @@ void add_encoder_options(CLI::App* app, EncoderArgs* args) {
   app->add_option("--learning-rate", args->training.learning_rate, "Adam learning rate")->capture_default_str();
 }
 
+void add_classifier_options(CLI::App* app, ClassifierArgs* args) {
+  models::ClassifierConfig& c = args->config;
+  models::ClassifierTrainOptions& t = args->training;
+  app->add_option("--dim", c.encoder.dim, "Encoding size of queries and products")->capture_default_str()->check(CLI::Range(2, 4096));
+  app->add_option("--embedding-dim", c.encoder.embedding_dim, "Hashed feature embedding size")
+      ->capture_default_str()->check(CLI::Range(2, 4096));
+  app->add_option("--buckets", c.encoder.features.buckets, "Hashed feature buckets")->capture_default_str();
+  app->add_option("--head-hidden", c.head_hidden, "Classifier width")->capture_default_str()->check(CLI::Range(1, 8192));
+  app->add_flag_callback("--hadamard-only", [&c] { c.rich_interaction = false; },
+                         "Classifier input q*p only (default: q*p, |q-p|, q, p)");
+  app->add_flag_callback("--no-graph", [&c] { c.graph.enabled = false; }, "Leave out the engagement-graph GNN");
+  app->add_option("--hop1-cap", c.graph.hop1_cap, "Neighbours of a centre node")->capture_default_str()->check(CLI::Range(1, 1000));
+  app->add_option("--hop2-cap", c.graph.hop2_cap, "Neighbours of each neighbour")->capture_default_str()->check(CLI::Range(0, 1000));
+  app->add_option("--epochs", t.epochs, "Training epochs on all locales")->capture_default_str()->check(CLI::Range(1, 1000));
+  app->add_option("--finetune-epochs", t.finetune_epochs, "Fine-tuning epochs per locale (0: none)")
+      ->capture_default_str()->check(CLI::Range(0, 1000));
+  app->add_option("--batch-size", t.batch_size, "Training batch size")->capture_default_str()->check(CLI::Range(2, 65536));
+  app->add_option("--learning-rate", t.learning_rate, "Adam learning rate")->capture_default_str();
+  app->add_flag_callback("--no-alignment", [&t] { t.alignment = false; }, "Leave out the alignment phase");
+}
+
 }  // namespace aisle::cli

@@ -11,6 +11,7 @@
 
 #include "aisle/core/context.h"
 #include "aisle/core/status.h"
+#include "aisle/models/relevance_classifier.h"
 #include "aisle/models/text_encoder.h"
 
 namespace aisle::cli {
@@ -37,6 +38,14 @@ struct EncoderArgs {
 };
 void add_encoder_options(CLI::App* app, EncoderArgs* args);
 
+// The relevance classifier's shape and training options, shared by `train classifier`, `eval
+// esci` and `eval multilingual`.
+struct ClassifierArgs {
+  models::ClassifierConfig config;
+  models::ClassifierTrainOptions training;
+};
+void add_classifier_options(CLI::App* app, ClassifierArgs* args);
+
 Command add_ingest(CLI::App& app);
 Command add_train(CLI::App& app);
 Command add_stats(CLI::App& app);
@@ -44,5 +53,6 @@ Command add_index(CLI::App& app);
 Command add_search(CLI::App& app);
 Command add_bench(CLI::App& app);
 Command add_eval(CLI::App& app);
+Command add_classify(CLI::App& app);
 
 }  // namespace aisle::cli

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "aisle/core/files.h"
+#include "aisle/eval/esci.h"
 #include "aisle/eval/rank.h"
 #include "aisle/eval/relevance.h"
 #include "commands.h"
@@ -36,6 +37,9 @@ Command add_eval(CLI::App& app) {
     eval::RelevanceOptions relevance;
     eval::RankEvalOptions rank;
     EncoderArgs encoder;
+    eval::EsciEvalOptions esci;
+    eval::MultilingualEvalOptions multilingual;
+    ClassifierArgs classifier;
     std::string out;
   };
   auto args = std::make_shared<Args>();
@@ -76,11 +80,48 @@ Command add_eval(CLI::App& app) {
                           "Leave out the vector strategy and the learned-text features");
   rank->add_option("--out", args->out, "Report JSON")->required();
 
-  return [args, relevance, rank, on_epoch](const Context& context) -> Status {
-    if (!relevance->parsed() && !rank->parsed()) return Status::bad_input("unknown evaluation task");
+  CLI::App* esci = app.add_subcommand(
+      "esci", "ESCI / graded relevance classifier: nDCG, micro and macro F1, substitute F1, kappa or RMSE, with ablations");
+  esci->add_option("--train", args->esci.train, "Judgments (ESCI examples, CrowdFlower, Home Depot, ...)")->required();
+  esci->add_option("--test", args->esci.test, "Test judgments; without it, the split column or a dev split of --train");
+  esci->add_option("--products", args->esci.products, "Products file for judgments without product text (ESCI products CSV)");
+  esci->add_option("--dev-fraction", args->esci.dev_fraction, "Share of judgments in the dev split")
+      ->capture_default_str()->check(CLI::Range(0.01, 0.9));
+  esci->add_option("--locale", args->esci.locale, "Locale of rows without one")->capture_default_str();
+  esci->add_option("--label-mode", args->esci.label_mode, "auto, classes or graded")->capture_default_str();
+  esci->add_flag_callback("--no-ablations", [args] { args->esci.ablations = false; }, "Only the full model and the trivial baseline");
+  add_classifier_options(esci, &args->classifier);
+  esci->add_option("--out", args->out, "Report JSON")->required();
+
+  CLI::App* multilingual = app.add_subcommand(
+      "multilingual", "One multilingual classifier vs one per language (F1 per language); cross-lingual alignment recall");
+  multilingual->add_option("--train", args->multilingual.train, "Query -> category CSV (task,language,origin_query,category_path,label)")
+      ->required();
+  multilingual->add_option("--parallel", args->multilingual.parallel, "Parallel queries CSV (query_en, query_de)");
+  multilingual->add_option("--dev-fraction", args->multilingual.dev_fraction, "Share of queries held out")
+      ->capture_default_str()->check(CLI::Range(0.01, 0.9));
+  add_classifier_options(multilingual, &args->classifier);
+  multilingual->add_option("--out", args->out, "Report JSON")->required();
+
+  return [args, relevance, rank, esci, multilingual, on_epoch](const Context& context) -> Status {
+    if (!relevance->parsed() && !rank->parsed() && !esci->parsed() && !multilingual->parsed()) {
+      return Status::bad_input("unknown evaluation task");
+    }
+    auto on_classifier_epoch = [](const std::string& phase, int epoch, double loss, double seconds) {
+      say("classifier {} epoch {}: loss {:.4f}, {:.1f} s", phase, epoch, loss, seconds);
+    };
+    args->classifier.training.on_epoch = on_classifier_epoch;
     AISLE_RETURN_IF_ERROR(args->encoder.resolve());
     nlohmann::json report;
-    if (rank->parsed()) {
+    if (esci->parsed()) {
+      args->esci.classifier = args->classifier.config;
+      args->esci.training = args->classifier.training;
+      AISLE_ASSIGN_OR_RETURN(report, eval::evaluate_esci(context, args->esci));
+    } else if (multilingual->parsed()) {
+      args->multilingual.classifier = args->classifier.config;
+      args->multilingual.training = args->classifier.training;
+      AISLE_ASSIGN_OR_RETURN(report, eval::evaluate_multilingual(context, args->multilingual));
+    } else if (rank->parsed()) {
       args->rank.encoder = args->encoder.config;
       args->rank.training = args->encoder.training;
       args->rank.training.on_epoch = on_epoch;

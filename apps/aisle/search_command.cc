@@ -157,6 +157,12 @@ Command add_search(CLI::App& app) {
         entry["ranker_score"] = *hit.ranker_score;
         entry["rank_before_ranker"] = hit.fused_rank;
       }
+      if (hit.esci) {
+        const auto& p_esci = *hit.esci;
+        static const char* kNames[4] = {"E", "S", "C", "I"};
+        const auto best = std::max_element(p_esci.begin(), p_esci.end()) - p_esci.begin();
+        entry["esci"] = {{"label", kNames[best]}, {"E", p_esci[0]}, {"S", p_esci[1]}, {"C", p_esci[2]}, {"I", p_esci[3]}};
+      }
       if (product) {
         entry["product_id"] = product->record.id;
         entry["locale"] = product->record.locale;
@@ -237,9 +243,15 @@ Command add_search(CLI::App& app) {
           fmt::join(result.slot_filter.colors, ", "), result.relaxed ? " (too few matches: filled up without them)" : "");
     }
     for (const auto& hit : hits) {
-      say("  {:2}. {:7.3f}  [{}] {:<12} {}{}  <{}>", hit["rank"].get<int>(), hit["score"].get<double>(),
+      std::string esci_badge;
+      if (hit.contains("esci")) {
+        const std::string label = hit["esci"]["label"].get<std::string>();
+        esci_badge = fmt::format("  {} {:.2f}", label, hit["esci"][label].get<double>());
+      }
+      say("  {:2}. {:7.3f}  [{}] {:<12} {}{}  <{}>{}", hit["rank"].get<int>(), hit["score"].get<double>(),
           hit.value("locale", ""), hit.value("product_id", ""), hit.value("title", ""),
-          hit.value("brand", "").empty() ? "" : "  (" + hit.value("brand", "") + ")", hit["found_by"].get<std::string>());
+          hit.value("brand", "").empty() ? "" : "  (" + hit.value("brand", "") + ")", hit["found_by"].get<std::string>(),
+          esci_badge);
       if (!options.explain || !hit.contains("explain")) continue;
       for (const auto& term : hit["explain"]) {
         std::string fields;

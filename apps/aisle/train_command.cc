@@ -3,6 +3,7 @@
 #include <memory>
 #include <string>
 
+#include "aisle/rank/esci.h"
 #include "aisle/rank/training.h"
 #include "aisle/retrieve/vector_strategy.h"
 #include "aisle/store/store.h"
@@ -44,7 +45,44 @@ Command add_train(CLI::App& app) {
   ranker->add_option("--depth", rank_args->options.depth, "Candidates per strategy")->capture_default_str()
       ->check(CLI::Range(1, 10000));
 
-  return [args, encoder, rank_args, ranker](const Context& context) -> Status {
+  struct ClassifierCommandArgs {
+    std::string data_dir;
+    ClassifierArgs classifier;
+  };
+  auto classifier_args = std::make_shared<ClassifierCommandArgs>();
+  CLI::App* classifier = app.add_subcommand(
+      "classifier", "Train the ESCI relevance classifier (per-language encoders, alignment, engagement-graph GNN, "
+                    "per-locale fine-tuning) from judgments (not of split \"test\") and feedback events");
+  classifier->add_option("--data-dir", classifier_args->data_dir, "Data directory")->required();
+  add_classifier_options(classifier, &classifier_args->classifier);
+  return [args, encoder, rank_args, ranker, classifier_args, classifier](const Context& context) -> Status {
+    if (classifier->parsed()) {
+      ClassifierCommandArgs& c = *classifier_args;
+      store::StoreOptions store_options;
+      store_options.read_only = true;
+      AISLE_ASSIGN_OR_RETURN(auto store, store::Store::open(c.data_dir, store_options));
+      rank::RelevanceDataReport data_report;
+      AISLE_ASSIGN_OR_RETURN(models::RelevanceData data, rank::relevance_data_from_store(*store, &data_report));
+      say("classifier data: {} products, {} queries, {} {} judgments ({} of split \"test\" held out), {} engagement "
+          "edges, {} product and {} query alignment pairs",
+          data_report.products, data_report.queries, data_report.examples, data_report.esci ? "ESCI" : "graded",
+          data_report.held_out, data_report.engagement_edges, data_report.product_alignments, data_report.query_alignments);
+      if (data.examples.empty()) return Status::bad_input("no judgments in " + c.data_dir + " to train the classifier on");
+      models::ClassifierConfig config = c.classifier.config;
+      config.mode = data_report.esci ? models::LabelMode::kClasses : models::LabelMode::kGraded;
+      config.class_names = {"E", "S", "C", "I"};
+      AISLE_ASSIGN_OR_RETURN(auto model, models::RelevanceClassifier::create(config, context));
+      c.classifier.training.on_epoch = [](const std::string& phase, int epoch, double loss, double seconds) {
+        say("{} epoch {}: loss {:.4f}, {:.1f} s", phase, epoch, loss, seconds);
+      };
+      models::EngagementGraph graph(data);
+      AISLE_ASSIGN_OR_RETURN(models::ClassifierTrainReport report, model->train(data, &graph, c.classifier.training, context));
+      AISLE_RETURN_IF_ERROR(model->save(rank::classifier_path(c.data_dir)));
+      say("classifier ({} mode, languages {}, fine-tuned {}, {} parameters, {:.1f} s): {}",
+          models::label_mode_name(config.mode), fmt::join(report.languages, ","), fmt::join(report.finetuned_locales, ","),
+          model->parameters(), report.seconds, rank::classifier_path(c.data_dir).string());
+      return Status::ok();
+    }
     if (ranker->parsed()) {
       RankArgs& r = *rank_args;
       AISLE_ASSIGN_OR_RETURN(r.options.labels, rank::parse_label_source(r.labels));

@@ -71,4 +71,33 @@ double quadratic_weighted_kappa(std::span<const int> rater_a, std::span<const in
   return denominator > 0 ? 1.0 - numerator / denominator : 1.0;
 }
 
+F1Scores classification_f1(std::span<const int> predicted, std::span<const int> truth, int classes) {
+  F1Scores out;
+  if (classes < 1) return out;
+  const auto c = static_cast<std::size_t>(classes);
+  std::vector<double> true_positive(c), predicted_count(c), truth_count(c);
+  double correct = 0, total = 0;
+  for (std::size_t i = 0; i < std::min(predicted.size(), truth.size()); ++i) {
+    if (predicted[i] < 0 || predicted[i] >= classes || truth[i] < 0 || truth[i] >= classes) continue;
+    const auto p = static_cast<std::size_t>(predicted[i]), t = static_cast<std::size_t>(truth[i]);
+    predicted_count[p] += 1;
+    truth_count[t] += 1;
+    total += 1;
+    if (p == t) true_positive[p] += 1, correct += 1;
+  }
+  out.micro = total > 0 ? correct / total : 0.0;
+  out.per_class.assign(c, 0.0);
+  double sum = 0;
+  int present = 0;
+  for (std::size_t k = 0; k < c; ++k) {
+    const double denominator = predicted_count[k] + truth_count[k];
+    if (denominator == 0) continue;
+    out.per_class[k] = 2 * true_positive[k] / denominator;
+    sum += out.per_class[k];
+    ++present;
+  }
+  out.macro = present > 0 ? sum / present : 0.0;
+  return out;
+}
+
 }  // namespace aisle::eval

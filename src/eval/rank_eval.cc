@@ -15,6 +15,7 @@
 #include "aisle/vector/vector_index.h"
 #include "judgment_corpus.h"
 #include "ranking_accumulator.h"
+#include "split.h"
 
 namespace aisle::eval {
 namespace {
@@ -23,13 +24,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-// A stable hash of a string and a salt, for seeded splits.
-std::uint64_t hash_of(std::string_view text, std::uint64_t salt) {
-  std::uint64_t h = 1469598103934665603ULL ^ (salt * 0x9E3779B97F4A7C15ULL);
-  for (unsigned char c : text) h = (h ^ c) * 1099511628211ULL;
-  return h ^ (h >> 29);
 }
 
 using QueryMap = std::map<std::string, TestQuery>;

@@ -142,13 +142,14 @@ Neighbourhoods build_neighbourhoods(const EngagementGraph& graph, const GraphCon
     out.self_row.push_back(self);
     out.is_query.push_back(is_query ? 1 : 0);
     std::vector<std::pair<std::uint32_t, float>> kept;
-    // The degree of the unmasked graph: a degree lowered by the mask would tell the model
-    // that an edge (the label) was removed.
+    // The degree after the mask. Training masks one edge of every centre that has any (the
+    // pair's own, or a random one; see train()), so the masked degree says nothing about the
+    // label; the full degree would (a product whose only edge is the labelled pair).
     std::size_t degree = 0;
     if (node) {
-      degree = neighbours(is_query, *node).size();
       for (const auto& [neighbour, weight] : neighbours(is_query, *node)) {
         if (masked && neighbour == *masked) continue;
+        ++degree;
         if (static_cast<int>(kept.size()) < cap) kept.emplace_back(neighbour, weight);
       }
     }

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <map>
 
+#include "aisle/rank/esci.h"
+
 namespace aisle::rank {
 
 std::filesystem::path ranker_path(const std::filesystem::path& data_dir) { return data_dir / "models" / "ranker.bin"; }
@@ -43,6 +45,16 @@ Result<std::unique_ptr<SearchPipeline>> SearchPipeline::open(const std::filesyst
   if (load_ranker && std::filesystem::exists(ranker_path(data_dir))) {
     AISLE_ASSIGN_OR_RETURN(pipeline->ranker_, Ranker::load(ranker_path(data_dir)));
     AISLE_RETURN_IF_ERROR(pipeline->ranker_->check_schema(pipeline->extractor_->schema()));
+  }
+  if (std::filesystem::exists(classifier_path(data_dir))) {
+    AISLE_ASSIGN_OR_RETURN(auto classifier, models::RelevanceClassifier::load(classifier_path(data_dir), context));
+    const auto& names = classifier->config().class_names;
+    if (classifier->config().mode == models::LabelMode::kClasses && names == std::vector<std::string>{"E", "S", "C", "I"}) {
+      RelevanceDataReport data_report;
+      AISLE_ASSIGN_OR_RETURN(models::RelevanceData data, relevance_data_from_store(*pipeline->store_, &data_report));
+      pipeline->graph_ = std::make_unique<models::EngagementGraph>(std::move(data));
+      pipeline->classifier_ = std::move(classifier);
+    }
   }
   // Product statistics: the same grades the encoder learns from (test split held out).
   retrieve::TrainingSetReport report;
@@ -159,6 +171,19 @@ Result<CandidateSet> SearchPipeline::retrieve(std::string_view query, const Pipe
       has_vector.push_back(vectors_->index().vector(out.documents[i].product, std::span<float>(vectors.data() + i * dim, dim)));
     }
   }
+  // ESCI probabilities of every candidate. A locale the classifier has no towers for leaves
+  // them missing (the features are NaN) rather than failing the search.
+  std::vector<float> esci;
+  if (classifier_ && !out.documents.empty()) {
+    std::vector<models::PairInput> pairs;
+    for (const text::Document& document : out.documents) pairs.push_back(models::PairInput{query, search.locale, &document});
+    auto predicted = classifier_->predict(pairs, graph_.get());
+    if (predicted.is_ok()) {
+      esci = std::move(*predicted);
+    } else if (predicted.status().code() != StatusCode::kBadInput) {
+      return predicted.status();
+    }
+  }
   std::vector<Candidate> candidates;
   const int lexical_index = lexical_bit == retrieve::kFoundLexical ? 0 : 1;
   for (std::size_t i = 0; i < kept.size(); ++i) {
@@ -183,6 +208,9 @@ Result<CandidateSet> SearchPipeline::retrieve(std::string_view query, const Pipe
     }
     candidate.product_queries = count;
     if (count > 0) candidate.product_grade = sum / count;
+    std::optional<std::array<float, 4>> probabilities;
+    if (!esci.empty()) probabilities = std::array<float, 4>{esci[4 * i], esci[4 * i + 1], esci[4 * i + 2], esci[4 * i + 3]};
+    candidate.esci = probabilities;
     candidates.push_back(candidate);
 
     PipelineHit row;
@@ -195,6 +223,7 @@ Result<CandidateSet> SearchPipeline::retrieve(std::string_view query, const Pipe
     auto prior = priors.find(hit.product.value());
     row.prior = prior == priors.end() ? 0.0f : prior->second;
     row.fused_rank = static_cast<int>(i + 1);
+    row.esci = probabilities;
     result.hits.push_back(std::move(row));
   }
   result.candidates = candidates.size();

@@ -119,6 +119,25 @@ TEST(CliTest, TrainsTheEncoderAndSearchesByVectorAndHybrid) {
   RunResult lexical = run_aisle({"search", "yoga mat", "--data-dir", data, "--strategy", "lexical"}, dir);
   EXPECT_NE(lexical.out.find("<lexical>"), std::string::npos) << lexical.out;
 
+  // The ESCI classifier: trained from the ESCI judgments and events; then `classify` labels a
+  // pair and every search result carries an ESCI label (and the ranker its probabilities).
+  RunResult classifier = run_aisle({"--threads", "1", "train", "classifier", "--data-dir", data, "--epochs", "2",
+                                    "--finetune-epochs", "1", "--buckets", "4096", "--embedding-dim", "16", "--dim", "16"},
+                                   dir);
+  ASSERT_EQ(classifier.exit_code, 0) << classifier.err;
+  EXPECT_NE(classifier.out.find("ESCI judgments"), std::string::npos) << classifier.out;
+  EXPECT_NE(classifier.out.find("languages en,es,ja"), std::string::npos) << classifier.out;
+  RunResult classify = run_aisle({"classify", "--data-dir", data, "--query", "running shoes", "--product", "EN0001"}, dir);
+  ASSERT_EQ(classify.exit_code, 0) << classify.err;
+  EXPECT_NE(classify.out.find("label "), std::string::npos) << classify.out;
+  EXPECT_NE(classify.out.find("E 0."), std::string::npos) << classify.out;
+  RunResult missing = run_aisle({"classify", "--data-dir", data, "--query", "shoes", "--product", "NOPE"}, dir);
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("no product NOPE"), std::string::npos) << missing.err;
+  RunResult labelled = run_aisle({"search", "yoga mat", "--data-dir", data, "-k", "3", "--json"}, dir);
+  ASSERT_EQ(labelled.exit_code, 0) << labelled.err;
+  EXPECT_NE(labelled.out.find("\"esci\""), std::string::npos) << labelled.out;
+
   // The ranker: trained from the judgments over the pipeline's candidates, then it orders
   // every search, and --explain shows its per-feature contributions.
   RunResult ranker = run_aisle({"--threads", "1", "train", "ranker", "--data-dir", data, "--rounds", "20"}, dir);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <span>
+#include <vector>
 
 namespace aisle::eval {
 
@@ -24,5 +25,16 @@ double rmse(std::span<const double> predicted, std::span<const double> truth);
 // confusion matrix, E the outer product of the two rating histograms scaled to O's total.
 // 1 is perfect agreement, 0 chance. Ratings outside the range are clamped.
 double quadratic_weighted_kappa(std::span<const int> rater_a, std::span<const int> rater_b, int classes);
+
+// F1 of single-label classification over classes 0..classes-1 (labels outside are ignored).
+// micro: over all decisions (equal to accuracy here); macro: the mean of the per-class F1 of
+// the classes present in the truth or the predictions; per_class: one F1 per class (0 for a
+// class never predicted nor true).
+struct F1Scores {
+  double micro = 0;
+  double macro = 0;
+  std::vector<double> per_class;
+};
+F1Scores classification_f1(std::span<const int> predicted, std::span<const int> truth, int classes);
 
 }  // namespace aisle::eval

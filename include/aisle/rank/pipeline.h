@@ -2,7 +2,8 @@
 //
 // open() loads what the data directory has: the lexical index and query understanding
 // (required; `aisle index`), the encoder and product vectors (optional; `aisle train encoder`
-// + `aisle index`), the ranker (optional; `aisle train ranker`, <data_dir>/models/ranker.bin)
+// + `aisle index`), the ESCI classifier (optional; `aisle train classifier`: its class
+// probabilities are ranking features and are shown per hit), the ranker (optional; `aisle train ranker`, <data_dir>/models/ranker.bin)
 // and the per-product engagement statistics behind the product_queries / product_grade
 // features (judgments outside split "test", and feedback events).
 //
@@ -16,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <array>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -28,6 +30,7 @@
 #include "aisle/core/context.h"
 #include "aisle/core/status.h"
 #include "aisle/rank/features.h"
+#include "aisle/models/relevance_classifier.h"
 #include "aisle/rank/ranker.h"
 #include "aisle/retrieve/lexical.h"
 #include "aisle/retrieve/vector_strategy.h"
@@ -60,6 +63,8 @@ struct PipelineHit {
   float prior = 0;      // the popularity part of the lexical score
   int fused_rank = 0;   // 1-based rank before the ranker
   std::optional<float> ranker_score;
+  // P(E), P(S), P(C), P(I) from the ESCI classifier, when the data directory has one.
+  std::optional<std::array<float, 4>> esci;
   // With explain: the ranker's largest per-feature contributions (SHAP values, Lundberg et al.
   // 2020), largest magnitude first, and the bias; and the feature values.
   std::vector<std::pair<std::string, float>> contributions;
@@ -109,6 +114,9 @@ class SearchPipeline {
 
   const FeatureExtractor& features() const { return *extractor_; }
   const Ranker* ranker() const { return ranker_.get(); }
+  // The ESCI classifier when the data directory has one (four classes E, S, C, I), else null.
+  const models::RelevanceClassifier* classifier() const { return classifier_.get(); }
+  const models::EngagementGraph* engagement_graph() const { return graph_.get(); }
   bool has_vectors() const { return vectors_ != nullptr; }
   store::Store& store() const { return *store_; }
   const retrieve::LexicalCatalog& catalog() const { return catalog_; }
@@ -121,6 +129,9 @@ class SearchPipeline {
   std::unique_ptr<FeatureExtractor> extractor_;
   std::unique_ptr<Ranker> ranker_;
   std::unordered_map<std::uint32_t, ProductStats> product_stats_;
+  // The ESCI classifier (<data_dir>/models/classifier.bin) and its engagement graph.
+  std::unique_ptr<models::RelevanceClassifier> classifier_;
+  std::unique_ptr<models::EngagementGraph> graph_;
 };
 
 // Whether a stored listing passes a filter (the vector strategy filters locale and category

@@ -1,0 +1,39 @@
+// The relevance classifier of a data directory: its training data from the store, and the
+// engagement graph it reads at query time.
+//
+// Training data (relevance_data_from_store):
+//  - products: every stored listing;
+//  - examples: judgments not of split "test": ESCI labels as the four classes E, S, C, I (the
+//    mode is kClasses); without any ESCI label, numeric grades scaled to 0..1 by their range
+//    (kGraded);
+//  - engagement edges: click 1, add-to-cart 2, purchase 4 per event (models::
+//    engagement_weight), plus the same judgments (E 4, S 2, C 1; grades: 4 x scaled grade when
+//    at least 0.5);
+//  - product alignments: listings of one `group` in different locales (each listing with the
+//    group's first listing of another locale);
+//  - query alignments: queries of different locales whose Exact judgments or purchases name
+//    listings of one group.
+// The classifier file is <data_dir>/models/classifier.bin (`aisle train classifier`).
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "aisle/core/status.h"
+#include "aisle/models/relevance_classifier.h"
+#include "aisle/store/store.h"
+
+namespace aisle::rank {
+
+std::filesystem::path classifier_path(const std::filesystem::path& data_dir);
+
+struct RelevanceDataReport {
+  std::int64_t products = 0, queries = 0, examples = 0, held_out = 0, engagement_edges = 0;
+  std::int64_t product_alignments = 0, query_alignments = 0;
+  bool esci = false;  // the examples are ESCI classes (else graded)
+};
+
+// kIoError / kInternal from the store.
+Result<models::RelevanceData> relevance_data_from_store(store::Store& store, RelevanceDataReport* report);
+
+}  // namespace aisle::rank
