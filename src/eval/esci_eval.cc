@@ -12,6 +12,7 @@
 #include "aisle/io/byte_source.h"
 #include "aisle/io/csv_reader.h"
 #include "aisle/io/readers.h"
+#include "aisle/retrieve/lexical.h"
 #include "split.h"
 
 namespace aisle::eval {
@@ -55,17 +56,9 @@ std::uint32_t add_product(const io::ProductRecord& record, const std::string& de
   const std::string locale = record.locale.empty() ? default_locale : record.locale;
   auto [it, inserted] = out->by_key.try_emplace(locale + '\t' + record.id, static_cast<std::uint32_t>(out->products.size()));
   if (inserted) {
-    text::Document d;
-    d.product = ProductId(it->second);
-    d.external_id = record.id;
-    d.locale = locale;
-    d.title = record.title;
-    d.brand = record.brand;
-    d.color = record.color;
-    d.category = record.category;
-    d.description = record.description;
-    d.bullets = record.bullets;
-    out->products.push_back(std::move(d));
+    store::Product product{ProductId(it->second), record};
+    product.record.locale = locale;
+    out->products.push_back(retrieve::to_document(product));
   }
   return it->second;
 }

@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "aisle/core/files.h"
+#include "model_file.h"
 #include "torch_layers.h"
 
 namespace aisle::models {
@@ -495,44 +496,24 @@ Status RelevanceClassifier::save(const std::filesystem::path& path) const {
   } catch (const std::exception& error) {
     return Status::internal(std::string("cannot serialize the classifier: ") + error.what());
   }
-  nlohmann::json header = {{"config", classifier_config_to_json(impl_->config)},
-                           {"finetuned_locales", impl_->finetuned_locales}};
-  const std::string json = header.dump();
-  std::string file(kMagic, 8);
-  auto put_u32 = [&](std::uint32_t value) { file.append(reinterpret_cast<const char*>(&value), 4); };
-  put_u32(kFormatVersion);
-  put_u32(static_cast<std::uint32_t>(json.size()));
-  file += json;
-  file += archive_bytes.str();
-  std::error_code error;
-  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), error);
-  return write_file_atomically(path, file);
+  const nlohmann::json header = {{"config", classifier_config_to_json(impl_->config)},
+                                 {"finetuned_locales", impl_->finetuned_locales}};
+  return write_model_file(path, kMagic, kFormatVersion, header, archive_bytes.str());
 }
 
 Result<std::unique_ptr<RelevanceClassifier>> RelevanceClassifier::load(const std::filesystem::path& path,
                                                                        const Context& context) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::not_found("no classifier at " + path.string());
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  AISLE_ASSIGN_OR_RETURN(ModelFile file, read_model_file(path, kMagic, kFormatVersion, "classifier"));
   auto corrupt = [&](const std::string& what) { return Status::corruption(path.string() + ": " + what); };
-  if (bytes.size() < 16 || std::memcmp(bytes.data(), kMagic, 8) != 0) return corrupt("not an Aisle classifier file");
-  std::uint32_t version = 0, json_size = 0;
-  std::memcpy(&version, bytes.data() + 8, 4);
-  std::memcpy(&json_size, bytes.data() + 12, 4);
-  if (version != kFormatVersion) {
-    return corrupt("classifier format version " + std::to_string(version) + ", this build reads " +
-                   std::to_string(kFormatVersion));
-  }
-  if (json_size > bytes.size() - 16) return corrupt("truncated header");
-  auto header = nlohmann::json::parse(bytes.begin() + 16, bytes.begin() + 16 + json_size, nullptr, false);
-  if (header.is_discarded() || !header.is_object() || !header.contains("config")) return corrupt("header is not JSON");
+  const nlohmann::json& header = file.header;
+  if (!header.is_object() || !header.contains("config")) return corrupt("header has no classifier config");
   auto config = classifier_config_from_json(header["config"]);
   if (!config.is_ok()) return corrupt(config.status().message());
   AISLE_ASSIGN_OR_RETURN(auto classifier, create(*config, context));
   Impl& impl = *classifier->impl_;
   try {
     impl.finetuned_locales = header.value("finetuned_locales", std::vector<std::string>{});
-    std::istringstream archive_bytes(bytes.substr(16 + json_size));
+    std::istringstream archive_bytes(file.weights);
     torch::serialize::InputArchive archive, encoder, head;
     archive.load_from(archive_bytes);
     archive.read("encoder", encoder);
@@ -629,7 +610,8 @@ Result<ClassifierTrainReport> RelevanceClassifier::train(const RelevanceData& da
   for (std::size_t i = 0; i < data.products.size(); ++i) product_language[i] = data.products[i].locale;
 
   // Text vectors of every graph node, refreshed per epoch (no gradient: the graph reads them).
-  torch::Tensor query_table, product_table;
+  // Rows: every query, then every product.
+  torch::Tensor node_table;
   auto refresh_tables = [&] {
     if (used_graph == nullptr) return;
     torch::NoGradGuard no_grad;
@@ -649,18 +631,16 @@ Result<ClassifierTrainReport> RelevanceClassifier::train(const RelevanceData& da
       }
       return chunks.empty() ? torch::zeros({0, config.encoder.dim}) : torch::cat(chunks, 0);
     };
-    query_table = all(true);
-    product_table = all(false);
+    node_table = torch::cat({all(true), all(false)}, 0);
   };
   auto table_rows = [&](const Neighbourhoods& n) {
     if (n.fetch.empty()) return torch::zeros({0, config.encoder.dim});
     std::vector<std::int64_t> rows(n.fetch.size());
-    torch::Tensor tables = torch::cat({query_table, product_table}, 0);
-    const auto queries = static_cast<std::int64_t>(query_table.size(0));
+    const auto queries = static_cast<std::int64_t>(data.queries.size());
     for (std::size_t i = 0; i < n.fetch.size(); ++i) {
       rows[i] = n.fetch[i].first ? n.fetch[i].second : queries + n.fetch[i].second;
     }
-    return tables.index_select(0, long_tensor(rows));
+    return node_table.index_select(0, long_tensor(rows));
   };
 
   const Features empty_features;

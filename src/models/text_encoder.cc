@@ -15,6 +15,7 @@
 #include <unordered_set>
 
 #include "aisle/core/files.h"
+#include "model_file.h"
 #include "torch_layers.h"
 
 namespace aisle::models {
@@ -175,38 +176,17 @@ Status TextEncoder::save(const std::filesystem::path& path) const {
   } catch (const std::exception& error) {
     return Status::internal(std::string("cannot serialize the encoder: ") + error.what());
   }
-  std::string json = config_to_json(impl_->config).dump();
-  std::string file(kMagic, 8);
-  auto put_u32 = [&](std::uint32_t value) { file.append(reinterpret_cast<const char*>(&value), 4); };
-  put_u32(kFormatVersion);
-  put_u32(static_cast<std::uint32_t>(json.size()));
-  file += json;
-  file += archive_bytes.str();
-  std::error_code error;
-  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), error);
-  return write_file_atomically(path, file);
+  return write_model_file(path, kMagic, kFormatVersion, config_to_json(impl_->config), archive_bytes.str());
 }
 
 Result<std::unique_ptr<TextEncoder>> TextEncoder::load(const std::filesystem::path& path, const Context& context) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::not_found("no encoder at " + path.string());
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  AISLE_ASSIGN_OR_RETURN(ModelFile file, read_model_file(path, kMagic, kFormatVersion, "encoder"));
   auto corrupt = [&](const std::string& what) { return Status::corruption(path.string() + ": " + what); };
-  if (bytes.size() < 16 || std::memcmp(bytes.data(), kMagic, 8) != 0) return corrupt("not an Aisle encoder file");
-  std::uint32_t version = 0, json_size = 0;
-  std::memcpy(&version, bytes.data() + 8, 4);
-  std::memcpy(&json_size, bytes.data() + 12, 4);
-  if (version != kFormatVersion) {
-    return corrupt("encoder format version " + std::to_string(version) + ", this build reads " + std::to_string(kFormatVersion));
-  }
-  if (json_size > bytes.size() - 16) return corrupt("truncated header");
-  auto json = nlohmann::json::parse(bytes.begin() + 16, bytes.begin() + 16 + json_size, nullptr, false);
-  if (json.is_discarded()) return corrupt("header is not JSON");
-  auto config = config_from_json(json);
+  auto config = config_from_json(file.header);
   if (!config.is_ok()) return corrupt(config.status().message());
   AISLE_ASSIGN_OR_RETURN(auto encoder, create(*config, context));
   try {
-    std::istringstream archive_bytes(bytes.substr(16 + json_size));
+    std::istringstream archive_bytes(file.weights);
     torch::serialize::InputArchive archive;
     archive.load_from(archive_bytes);
     encoder->impl_->net->load(archive);
