@@ -189,17 +189,26 @@ Scores score(Mode mode, const std::vector<const Row*>& rows, const std::vector<f
       if (mode == Mode::kEsci) {
         metrics["substitute_f1"] = f1.per_class[1];
         // Task 1: each query's judged products ranked by expected gain.
-        std::map<std::string, std::vector<std::pair<double, double>>> queries;  // key -> (score, gain)
+        // Ties are broken by a hash of the product, not by file order (which may list E first).
+        struct Judged {
+          double score;
+          std::uint64_t tie;
+          double gain;
+        };
+        std::map<std::string, std::vector<Judged>> queries;
         for (std::size_t i : indices) {
           const float* row = predicted.data() + i * 4;
           const double expected = row[0] * kEsciGains[0] + row[1] * kEsciGains[1] + row[2] * kEsciGains[2];
-          queries[models::query_key(rows[i]->query, rows[i]->locale)].emplace_back(expected, kEsciGains[rows[i]->esci]);
+          queries[models::query_key(rows[i]->query, rows[i]->locale)].push_back(
+              Judged{expected, hash_of(std::to_string(rows[i]->product), 0), kEsciGains[rows[i]->esci]});
         }
         double sum = 0;
         for (auto& [key, list] : queries) {
-          std::stable_sort(list.begin(), list.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+          std::sort(list.begin(), list.end(), [](const Judged& a, const Judged& b) {
+            return a.score != b.score ? a.score > b.score : a.tie < b.tie;
+          });
           std::vector<double> ranked, ideal;
-          for (const auto& [s, gain] : list) ranked.push_back(gain), ideal.push_back(gain);
+          for (const Judged& j : list) ranked.push_back(j.gain), ideal.push_back(j.gain);
           sum += ndcg_at(ranked, ideal, static_cast<int>(ranked.size()));
         }
         metrics["ndcg"] = queries.empty() ? 0.0 : sum / static_cast<double>(queries.size());
