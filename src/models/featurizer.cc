@@ -3,6 +3,38 @@
 #include <algorithm>
 
 namespace aisle::models {
+
+nlohmann::json feature_options_to_json(const FeatureOptions& f) {
+  return {{"buckets", f.buckets},
+          {"word_bigrams", f.word_bigrams},
+          {"max_query_tokens", f.max_query_tokens},
+          {"max_product_tokens", f.max_product_tokens},
+          {"use_description", f.use_description},
+          {"title_weight", f.title_weight},
+          {"brand_weight", f.brand_weight},
+          {"color_weight", f.color_weight},
+          {"category_weight", f.category_weight},
+          {"description_weight", f.description_weight}};
+}
+
+Result<FeatureOptions> feature_options_from_json(const nlohmann::json& f) {
+  FeatureOptions options;
+  try {
+    options.buckets = f.at("buckets").get<std::int64_t>();
+    options.word_bigrams = f.at("word_bigrams").get<bool>();
+    options.max_query_tokens = f.at("max_query_tokens").get<int>();
+    options.max_product_tokens = f.at("max_product_tokens").get<int>();
+    options.use_description = f.at("use_description").get<bool>();
+    options.title_weight = f.at("title_weight").get<float>();
+    options.brand_weight = f.at("brand_weight").get<float>();
+    options.color_weight = f.at("color_weight").get<float>();
+    options.category_weight = f.at("category_weight").get<float>();
+    options.description_weight = f.at("description_weight").get<float>();
+  } catch (const nlohmann::json::exception& error) {
+    return Status::bad_input(std::string("feature options: ") + error.what());
+  }
+  return options;
+}
 namespace {
 
 // Byte length of the UTF-8 sequence starting with `lead` (1 for continuation or invalid bytes,

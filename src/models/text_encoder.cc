@@ -105,24 +105,13 @@ Result<Architecture> parse_architecture(std::string_view name) {
 }
 
 nlohmann::json config_to_json(const EncoderConfig& config) {
-  const FeatureOptions& f = config.features;
   return {{"architecture", architecture_name(config.architecture)},
           {"dim", config.dim},
           {"embedding_dim", config.embedding_dim},
           {"hidden", config.hidden},
           {"layers", config.layers},
           {"heads", config.heads},
-          {"features",
-           {{"buckets", f.buckets},
-            {"word_bigrams", f.word_bigrams},
-            {"max_query_tokens", f.max_query_tokens},
-            {"max_product_tokens", f.max_product_tokens},
-            {"use_description", f.use_description},
-            {"title_weight", f.title_weight},
-            {"brand_weight", f.brand_weight},
-            {"color_weight", f.color_weight},
-            {"category_weight", f.category_weight},
-            {"description_weight", f.description_weight}}}};
+          {"features", feature_options_to_json(config.features)}};
 }
 
 Result<EncoderConfig> config_from_json(const nlohmann::json& json) {
@@ -134,17 +123,7 @@ Result<EncoderConfig> config_from_json(const nlohmann::json& json) {
     config.hidden = json.at("hidden").get<int>();
     config.layers = json.at("layers").get<int>();
     config.heads = json.at("heads").get<int>();
-    const nlohmann::json& f = json.at("features");
-    config.features.buckets = f.at("buckets").get<std::int64_t>();
-    config.features.word_bigrams = f.at("word_bigrams").get<bool>();
-    config.features.max_query_tokens = f.at("max_query_tokens").get<int>();
-    config.features.max_product_tokens = f.at("max_product_tokens").get<int>();
-    config.features.use_description = f.at("use_description").get<bool>();
-    config.features.title_weight = f.at("title_weight").get<float>();
-    config.features.brand_weight = f.at("brand_weight").get<float>();
-    config.features.color_weight = f.at("color_weight").get<float>();
-    config.features.category_weight = f.at("category_weight").get<float>();
-    config.features.description_weight = f.at("description_weight").get<float>();
+    AISLE_ASSIGN_OR_RETURN(config.features, feature_options_from_json(json.at("features")));
   } catch (const nlohmann::json::exception& error) {
     return Status::bad_input(std::string("encoder config: ") + error.what());
   }

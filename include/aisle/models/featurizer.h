@@ -23,6 +23,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "aisle/core/status.h"
 #include "aisle/text/analyzer.h"
 #include "aisle/text/document.h"
@@ -45,6 +47,10 @@ struct FeatureOptions {
 
 // Tokens of one text, flattened: token t owns ids[token_offsets[t] .. token_offsets[t+1]).
 // Within a token the weights sum to the token's field weight.
+nlohmann::json feature_options_to_json(const FeatureOptions& options);
+// kBadInput naming the missing or mistyped field.
+Result<FeatureOptions> feature_options_from_json(const nlohmann::json& json);
+
 struct Features {
   std::vector<std::int64_t> ids;
   std::vector<float> weights;
