@@ -216,4 +216,20 @@ void add_classifier_options(CLI::App* app, ClassifierArgs* args) {
   app->add_flag_callback("--no-alignment", [&t] { t.alignment = false; }, "Leave out the alignment phase");
 }
 
+void add_blade_options(CLI::App* app, models::BladeConfig* c, models::BladeTrainOptions* t) {
+  app->add_option("--dim", c->dim, "Source and target vector size")->capture_default_str()->check(CLI::Range(2, 4096));
+  app->add_option("--beta", c->beta, "Degree bias of neighbour sampling (0: uniform)")->capture_default_str();
+  app->add_option("--min-size", c->limits.min_size, "Smallest adaptive neighbourhood")->capture_default_str()->check(CLI::Range(1, 1024));
+  app->add_option("--max-size", c->limits.max_size, "Largest adaptive neighbourhood")->capture_default_str()->check(CLI::Range(1, 1024));
+  app->add_option("--fixed-size", c->fixed_size, "Neighbourhood size of the non-adaptive methods")
+      ->capture_default_str()->check(CLI::Range(1, 1024));
+  app->add_flag_callback("--no-direction-loss", [c] { c->direction_loss = false; },
+                         "Leave out the reversed one-way edges as negatives");
+  app->add_option("--temperature", c->temperature, "Softmax temperature of the scores")->capture_default_str();
+  app->add_option("--epochs", t->epochs, "Training epochs")->capture_default_str()->check(CLI::Range(0, 1000));
+  app->add_option("--batch-size", t->batch_size, "Edges per batch")->capture_default_str()->check(CLI::Range(2, 1 << 20));
+  app->add_option("--negatives", t->negatives, "Random negative nodes per batch")->capture_default_str()->check(CLI::Range(0, 1 << 20));
+  app->add_option("--learning-rate", t->learning_rate, "Adam learning rate")->capture_default_str();
+}
+
 }  // namespace aisle::cli

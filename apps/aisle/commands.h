@@ -11,6 +11,7 @@
 
 #include "aisle/core/context.h"
 #include "aisle/core/status.h"
+#include "aisle/models/blade.h"
 #include "aisle/models/relevance_classifier.h"
 #include "aisle/models/text_encoder.h"
 
@@ -45,6 +46,9 @@ struct ClassifierArgs {
   models::ClassifierTrainOptions training;
 };
 void add_classifier_options(CLI::App* app, ClassifierArgs* args);
+
+// BLADE's shape and training options, shared by `train related` and `eval related`.
+void add_blade_options(CLI::App* app, models::BladeConfig* config, models::BladeTrainOptions* training);
 
 Command add_ingest(CLI::App& app);
 Command add_train(CLI::App& app);

@@ -8,6 +8,7 @@
 #include "aisle/core/files.h"
 #include "aisle/eval/esci.h"
 #include "aisle/eval/rank.h"
+#include "aisle/eval/related.h"
 #include "aisle/eval/relevance.h"
 #include "commands.h"
 
@@ -40,6 +41,8 @@ Command add_eval(CLI::App& app) {
     eval::EsciEvalOptions esci;
     eval::MultilingualEvalOptions multilingual;
     ClassifierArgs classifier;
+    eval::RelatedEvalOptions related;
+    std::string methods;
     std::string out;
   };
   auto args = std::make_shared<Args>();
@@ -103,8 +106,18 @@ Command add_eval(CLI::App& app) {
   add_classifier_options(multilingual, &args->classifier);
   multilingual->add_option("--out", args->out, "Report JSON")->required();
 
-  return [args, relevance, rank, esci, multilingual, on_epoch](const Context& context) -> Status {
-    if (!relevance->parsed() && !rank->parsed() && !esci->parsed() && !multilingual->parsed()) {
+  CLI::App* related = app.add_subcommand(
+      "related", "Related products on a directed graph: BLADE vs popularity, GraphSAGE, DAEMON and ablations (HR@K, MRR@K, direction)");
+  related->add_option("--edges", args->related.edges, "Edge CSV (source,target) split into train and test by a seeded hash");
+  related->add_option("--train", args->related.train, "Train edge CSV (with --test instead of --edges)");
+  related->add_option("--test", args->related.test, "Test edge CSV");
+  related->add_option("--test-fraction", args->related.test_fraction, "Share of --edges held out")->capture_default_str();
+  related->add_option("--methods", args->methods, "Comma-separated subset of popularity,graphsage,daemon,blade,blade_fixed_size,blade_uniform");
+  add_blade_options(related, &args->related.blade, &args->related.training);
+  related->add_option("--out", args->out, "Report JSON (the HR@10-by-degree SVG goes next to it)")->required();
+
+  return [args, relevance, rank, esci, multilingual, related, on_epoch](const Context& context) -> Status {
+    if (!relevance->parsed() && !rank->parsed() && !esci->parsed() && !multilingual->parsed() && !related->parsed()) {
       return Status::bad_input("unknown evaluation task");
     }
     auto on_classifier_epoch = [](const std::string& phase, int epoch, double loss, double seconds) {
@@ -113,7 +126,23 @@ Command add_eval(CLI::App& app) {
     args->classifier.training.on_epoch = on_classifier_epoch;
     AISLE_RETURN_IF_ERROR(args->encoder.resolve());
     nlohmann::json report;
-    if (esci->parsed()) {
+    if (related->parsed()) {
+      for (std::size_t begin = 0; begin < args->methods.size();) {
+        std::size_t end = args->methods.find(',', begin);
+        if (end == std::string::npos) end = args->methods.size();
+        if (end > begin) args->related.methods.push_back(args->methods.substr(begin, end - begin));
+        begin = end + 1;
+      }
+      args->related.training.on_epoch = [](int epoch, double loss, double seconds) {
+        say("blade epoch {}: loss {:.4f}, {:.1f} s", epoch, loss, seconds);
+      };
+      std::string svg;
+      AISLE_ASSIGN_OR_RETURN(report, eval::evaluate_related(context, args->related, &svg));
+      std::filesystem::path svg_path = args->out;
+      svg_path.replace_extension(".svg");
+      AISLE_RETURN_IF_ERROR(write_file_atomically(svg_path, svg));
+      say("plot: {}", svg_path.string());
+    } else if (esci->parsed()) {
       args->esci.classifier = args->classifier.config;
       args->esci.training = args->classifier.training;
       AISLE_ASSIGN_OR_RETURN(report, eval::evaluate_esci(context, args->esci));

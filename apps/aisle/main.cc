@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
       cli::add_search);
   add("classify", "The ESCI class of a (query, product) pair, with probabilities (after `aisle train classifier`)",
       cli::add_classify);
-  add("eval", "Evaluations on held-out data that write a JSON report (relevance, rank, esci, multilingual)", cli::add_eval);
+  add("eval", "Evaluations on held-out data that write a JSON report (relevance, rank, esci, multilingual, related)", cli::add_eval);
   add("bench", "Benchmarks that write a JSON report (ingest, lexical, vector)", cli::add_bench);
 
   try {

@@ -43,11 +43,10 @@ struct NetImpl : torch::nn::Module {
     const std::int64_t d = config.dim;
     a = register_module("a", torch::nn::Embedding(nodes, d));
     torch::nn::init::normal_(a->weight, 0.0, 0.1);
-    ws = register_module("ws", torch::nn::Linear(3 * d, d));
+    ws = register_module("ws", torch::nn::Linear((dual ? 4 : 3) * d, d));
     if (dual) {
       b = register_module("b", torch::nn::Embedding(nodes, d));
       torch::nn::init::normal_(b->weight, 0.0, 0.1);
-      wt = register_module("wt", torch::nn::Linear(3 * d, d));
     }
     if (text) {
       bag = register_module("bag", torch::nn::EmbeddingBag(torch::nn::EmbeddingBagOptions(config.features.buckets,
@@ -72,7 +71,7 @@ struct NetImpl : torch::nn::Module {
 
   bool dual, text;
   torch::nn::Embedding a{nullptr}, b{nullptr};
-  torch::nn::Linear ws{nullptr}, wt{nullptr}, text_a{nullptr}, text_b{nullptr};
+  torch::nn::Linear ws{nullptr}, text_a{nullptr}, text_b{nullptr};
   torch::nn::EmbeddingBag bag{nullptr};
 };
 TORCH_MODULE(Net);
@@ -189,15 +188,28 @@ struct Blade::Impl {
     return Status::ok();
   }
 
-  // The side vectors of `rows` given the neighbour draws: sources read the out-draws of the
-  // target bases, targets the in-draws of the source bases.
-  torch::Tensor side(bool source, std::span<const std::int64_t> rows, const Draw& d, const torch::Tensor& own,
-                     const torch::Tensor& other) {
+  // The side vectors of `rows` given the neighbour draws, through one shared map W:
+  //   s_u = W [a_u ; out1(b) ; out2(b) ; in1(a)]      t_v = W [b_v ; out1(b) ; in2(a) ; in1(a)]
+  // (outK/inK: the mean over the K-th hop of the draws along out-/in-edges). Slots line up so
+  // that a shared out-neighbour or in-neighbour of u and v meets itself; the own features and
+  // the second hop (out for sources, in for targets) carry the direction. A symmetric model
+  // reads [a_u ; hop1(a) ; hop2(a)] of the undirected draws (`in` is null).
+  torch::Tensor side(bool source, std::span<const std::int64_t> rows, const Draw& out, const Draw* in,
+                     const torch::Tensor& base_a, const torch::Tensor& base_b) {
     torch::Tensor index = torch::tensor(std::vector<std::int64_t>(rows.begin(), rows.end()), torch::kLong);
-    torch::Tensor hop1 = torch::mm(mean_matrix(d.hop1_offsets, d.hop1, rows, nodes), other);
-    torch::Tensor hop2 = torch::mm(mean_matrix(d.hop2_offsets, d.hop2, rows, nodes), other);
-    torch::Tensor x = torch::cat({own.index_select(0, index), hop1, hop2}, 1);
-    return unit(source || !config.dual ? net->ws(x) : net->wt(x));
+    auto mean = [&](const std::vector<std::uint64_t>& offsets, const std::vector<NodeId>& ids, const torch::Tensor& base) {
+      return torch::mm(mean_matrix(offsets, ids, rows, nodes), base);
+    };
+    if (in == nullptr) {
+      return unit(net->ws(torch::cat({base_a.index_select(0, index), mean(out.hop1_offsets, out.hop1, base_a),
+                                      mean(out.hop2_offsets, out.hop2, base_a)},
+                                     1)));
+    }
+    torch::Tensor own = (source ? base_a : base_b).index_select(0, index);
+    torch::Tensor second = source ? mean(out.hop2_offsets, out.hop2, base_b) : mean(in->hop2_offsets, in->hop2, base_a);
+    return unit(net->ws(torch::cat({own, mean(out.hop1_offsets, out.hop1, base_b), second,
+                                    mean(in->hop1_offsets, in->hop1, base_a)},
+                                   1)));
   }
 
   // Every node's vectors, averaged over config.inference_draws seeded draws.
@@ -214,12 +226,12 @@ struct Blade::Impl {
       std::mt19937_64 rng(seed + 7919u * static_cast<std::uint64_t>(k + 1));
       Draw out = draw_all(g, sampler, Direction::kOut, sizes, rng);
       if (!config.dual) {
-        sum_s += side(true, all, out, base_a, base_a);
+        sum_s += side(true, all, out, nullptr, base_a, base_a);
         continue;
       }
       Draw in = draw_all(g, sampler, Direction::kIn, sizes, rng);
-      sum_s += side(true, all, out, base_a, base_b);
-      sum_t += side(false, all, in, base_b, base_a);
+      sum_s += side(true, all, out, &in, base_a, base_b);
+      sum_t += side(false, all, out, &in, base_a, base_b);
     }
     torch::Tensor s = unit(sum_s).contiguous();
     torch::Tensor t = config.dual ? unit(sum_t).contiguous() : s;
@@ -356,11 +368,11 @@ Result<BladeTrainReport> Blade::train(const graph::DirectedGraph& input, std::sp
       t_rows.insert(t_rows.end(), negative_rows.begin(), negative_rows.end());
       torch::Tensor s_u, t_all, s_v, t_u;
       if (config.dual) {
-        s_u = impl.side(true, source_rows, out, base_a, base_b);
-        t_all = impl.side(false, t_rows, in, base_b, base_a);
+        s_u = impl.side(true, source_rows, out, &in, base_a, base_b);
+        t_all = impl.side(false, t_rows, out, &in, base_a, base_b);
       } else {
-        s_u = impl.side(true, source_rows, out, base_a, base_a);
-        t_all = impl.side(true, t_rows, out, base_a, base_a);
+        s_u = impl.side(true, source_rows, out, nullptr, base_a, base_a);
+        t_all = impl.side(true, t_rows, out, nullptr, base_a, base_a);
       }
       torch::Tensor logits = torch::mm(s_u, t_all.t()) * inv_temperature;  // [b, b + negatives]
       // Mask candidates that are the row's own target under another column.
@@ -379,8 +391,8 @@ Result<BladeTrainReport> Blade::train(const graph::DirectedGraph& input, std::sp
           torch::Tensor idx = torch::tensor(one_way, torch::kLong);
           std::vector<std::int64_t> us, vs;
           for (std::int64_t i : one_way) us.push_back(source_rows[static_cast<std::size_t>(i)]), vs.push_back(target_rows[static_cast<std::size_t>(i)]);
-          s_v = impl.side(true, vs, out, base_a, base_b);
-          t_u = impl.side(false, us, in, base_b, base_a);
+          s_v = impl.side(true, vs, out, &in, base_a, base_b);
+          t_u = impl.side(false, us, out, &in, base_a, base_b);
           torch::Tensor forward = (s_u.index_select(0, idx) * t_all.narrow(0, 0, b).index_select(0, idx)).sum(1);
           torch::Tensor backward = (s_v * t_u).sum(1);
           loss = loss + torch::nn::functional::softplus((backward - forward) * inv_temperature).mean();
