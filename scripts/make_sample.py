@@ -243,4 +243,28 @@ with open(os.path.join(OUT, "events.jsonl"), "w", encoding="utf-8") as f:
     for e in events:
         f.write(json.dumps(e, ensure_ascii=False) + "\n")
 
-print(f"{len(products)} products, {len(by_query)} queries, {len(judgments)} judgments, {len(events)} events")
+# The related-products graph ("bought together", directed): a main product points at
+# accessories of the same locale (phone -> case, never case -> phone); substitutes point at
+# each other both ways, more sparsely. Its own random stream, so the files above stay as they are.
+grng = random.Random(8)
+ACCESSORIES = {"smartphone": ["phone_case", "screen_protector", "earbuds"], "laptop": ["laptop_sleeve", "mouse"],
+               "running_shoes": ["socks", "insoles"], "hiking_boots": ["socks", "insoles", "backpack"],
+               "coffee_maker": ["coffee_filters"], "espresso_machine": ["coffee_filters"],
+               "yoga_mat": ["water_bottle"], "backpack": ["water_bottle"]}
+by_kind = {}
+for p, kind, brand, color in products:
+    by_kind.setdefault((p["locale"], kind), []).append(p["id"])
+edges = []
+for p, kind, brand, color in products:
+    for accessory in ACCESSORIES.get(kind, []):
+        for target in grng.sample(by_kind[(p["locale"], accessory)], 2):
+            edges.append((p["id"], target))
+    for other in SUBSTITUTES.get(kind, []):
+        if grng.random() < 0.5:
+            edges.append((p["id"], grng.choice(by_kind[(p["locale"], other)])))
+with open(os.path.join(OUT, "related.csv"), "w", encoding="utf-8", newline="") as f:
+    w = csv.writer(f, lineterminator="\n")
+    w.writerow(["source", "target"])
+    w.writerows(edges)
+
+print(f"{len(products)} products, {len(by_query)} queries, {len(judgments)} judgments, {len(events)} events, {len(edges)} related edges")

@@ -58,5 +58,6 @@ Command add_search(CLI::App& app);
 Command add_bench(CLI::App& app);
 Command add_eval(CLI::App& app);
 Command add_classify(CLI::App& app);
+Command add_related(CLI::App& app);
 
 }  // namespace aisle::cli

@@ -30,13 +30,15 @@ int main(int argc, char** argv) {
   };
   add("ingest", "Read catalog, judgment and event files into the store", cli::add_ingest);
   add("stats", "Counts per locale, label and event type, and the ingest log", cli::add_stats);
-  add("train", "Train models from the store (encoder: the vector strategy's two towers; classifier: ESCI; ranker: LambdaMART)", cli::add_train);
+  add("train", "Train models from the store (encoder: the vector strategy's two towers; classifier: ESCI; ranker: LambdaMART; related: BLADE)", cli::add_train);
   add("index", "Build or update the search index (and the product vectors, given an encoder) from the store",
       cli::add_index);
   add("search", "Search the catalog: lexical (BM25F), structured (query understanding), vector (k-NN) or hybrid",
       cli::add_search);
   add("classify", "The ESCI class of a (query, product) pair, with probabilities (after `aisle train classifier`)",
       cli::add_classify);
+  add("related", "Related products of a product (after `aisle train related`): directed, so a phone's case, not a case's phone",
+      cli::add_related);
   add("eval", "Evaluations on held-out data that write a JSON report (relevance, rank, esci, multilingual, related)", cli::add_eval);
   add("bench", "Benchmarks that write a JSON report (ingest, lexical, vector)", cli::add_bench);
 

@@ -1,10 +1,14 @@
-// aisle train encoder | ranker: learns the two-tower text encoder, or the learning-to-rank
-// model, from the store's judgments and feedback.
+// aisle train encoder | classifier | ranker | related: learns the two-tower text encoder, the
+// ESCI classifier or the learning-to-rank model from the store's judgments and feedback, or the
+// related-products model (BLADE) from a product-graph edge file and the store's product texts.
 #include <memory>
 #include <string>
 
 #include "aisle/rank/esci.h"
 #include "aisle/rank/training.h"
+#include "aisle/graph/graph.h"
+#include "aisle/retrieve/lexical.h"
+#include "aisle/retrieve/related.h"
 #include "aisle/retrieve/vector_strategy.h"
 #include "aisle/store/store.h"
 #include "commands.h"
@@ -55,7 +59,59 @@ Command add_train(CLI::App& app) {
                     "per-locale fine-tuning) from judgments (not of split \"test\") and feedback events");
   classifier->add_option("--data-dir", classifier_args->data_dir, "Data directory")->required();
   add_classifier_options(classifier, &classifier_args->classifier);
-  return [args, encoder, rank_args, ranker, classifier_args, classifier](const Context& context) -> Status {
+  struct RelatedArgs {
+    std::string data_dir, edges;
+    bool text = true;
+    models::BladeConfig config;
+    models::BladeTrainOptions training;
+  };
+  auto related_args = std::make_shared<RelatedArgs>();
+  CLI::App* related = app.add_subcommand(
+      "related", "Train the related-products model (BLADE dual embeddings) on a directed product-graph edge CSV; "
+                 "product texts come from the store when its catalog has the graph's ids");
+  related->add_option("--data-dir", related_args->data_dir, "Data directory")->required();
+  related->add_option("--edges", related_args->edges, "Edge CSV source,target[,weight][,type] of external product ids")->required();
+  related->add_flag_callback("--no-text", [related_args] { related_args->text = false; },
+                             "Free node embeddings only, even when the catalog has the products' text");
+  add_blade_options(related, &related_args->config, &related_args->training);
+  return [args, encoder, rank_args, ranker, classifier_args, classifier, related_args, related](const Context& context) -> Status {
+    if (related->parsed()) {
+      RelatedArgs& r = *related_args;
+      AISLE_ASSIGN_OR_RETURN(graph::EdgeList list, graph::read_edge_csv(r.edges));
+      AISLE_ASSIGN_OR_RETURN(graph::DirectedGraph g, graph::DirectedGraph::from_edges(list.names.size(), list.edges));
+      const graph::DegreeStats stats = graph::degree_stats(g);
+      say("related graph: {} products, {} edges ({} self-loops dropped), {} reciprocal, in-degree power law alpha {:.2f} "
+          "(d_min {})",
+          stats.nodes, stats.edges, list.self_loops, stats.reciprocal_edges, stats.in_degree_law.alpha, stats.in_degree_law.d_min);
+      // Product texts: the first listing of each id in the store (by store id).
+      std::vector<text::Document> texts;
+      if (r.text) {
+        store::StoreOptions store_options;
+        store_options.read_only = true;
+        AISLE_ASSIGN_OR_RETURN(auto store, store::Store::open(r.data_dir, store_options));
+        texts.resize(list.names.size());
+        std::size_t found = 0;
+        AISLE_RETURN_IF_ERROR(store->for_each_product([&](store::Product&& product) -> Status {
+          auto it = list.ids.find(product.record.id);
+          if (it != list.ids.end() && texts[it->second].title.empty()) {
+            texts[it->second] = retrieve::to_document(product);
+            ++found;
+          }
+          return Status::ok();
+        }));
+        say("product texts for {} of {} graph products", found, list.names.size());
+        if (found == 0) texts.clear();
+      }
+      r.training.on_epoch = [](int epoch, double loss, double seconds) { say("epoch {}: loss {:.4f}, {:.1f} s", epoch, loss, seconds); };
+      AISLE_ASSIGN_OR_RETURN(auto model, models::Blade::create(r.config, context));
+      AISLE_ASSIGN_OR_RETURN(models::BladeTrainReport report, model->train(g, texts, list.names, r.training, context));
+      const std::filesystem::path path = retrieve::related_path(r.data_dir);
+      AISLE_RETURN_IF_ERROR(model->save(path));
+      say("related-products model ({} dims, {}, mean neighbourhood {:.1f}, {} epochs, {:.1f} s): {}", r.config.dim,
+          texts.empty() ? "free embeddings" : "free embeddings + product text", report.mean_neighbourhood, report.epochs,
+          report.seconds, path.string());
+      return Status::ok();
+    }
     if (classifier->parsed()) {
       ClassifierCommandArgs& c = *classifier_args;
       store::StoreOptions store_options;

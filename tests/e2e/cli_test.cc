@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <regex>
@@ -170,6 +171,40 @@ TEST(CliTest, TrainsTheEncoderAndSearchesByVectorAndHybrid) {
   RunResult damaged = run_aisle({"search", "yoga mat", "--data-dir", data}, dir);
   EXPECT_NE(damaged.exit_code, 0);
   EXPECT_NE(damaged.err.find("ranker.bin"), std::string::npos) << damaged.err;
+}
+
+TEST(CliTest, TrainsRelatedProductsAndServesThemWithDirection) {
+  TempDir dir;
+  std::string data = (dir / "data").string();
+  std::string sample = AISLE_SAMPLE_DIR;
+  ASSERT_EQ(run_aisle({"ingest", "--data-dir", data, "--catalog", sample + "/catalog.jsonl"}, dir).exit_code, 0);
+  RunResult early = run_aisle({"related", "EN0001", "--data-dir", data}, dir);
+  EXPECT_NE(early.exit_code, 0);
+  EXPECT_NE(early.err.find("aisle train related"), std::string::npos) << early.err;
+  RunResult train = run_aisle({"--threads", "1", "train", "related", "--data-dir", data, "--edges", sample + "/related.csv",
+                               "--epochs", "3", "--dim", "16", "--batch-size", "128"},
+                              dir);
+  ASSERT_EQ(train.exit_code, 0) << train.err;
+  EXPECT_NE(train.out.find("259 products, 443 edges"), std::string::npos) << train.out;
+  EXPECT_NE(train.out.find("product texts for 259 of 259"), std::string::npos) << train.out;
+  RunResult related = run_aisle({"related", "EN0001", "--data-dir", data, "-k", "5", "--json"}, dir);
+  ASSERT_EQ(related.exit_code, 0) << related.err;
+  EXPECT_NE(related.out.find("\"title\": \"Stridex Pro Running Shoes - Blue\""), std::string::npos) << related.out;
+  EXPECT_EQ(std::count(related.out.begin(), related.out.end(), '{'), 6) << related.out;  // the object and 5 hits
+  EXPECT_EQ(related.out.find("\"product_id\": \"EN0001\""), std::string::npos) << related.out;
+  RunResult missing = run_aisle({"related", "NOPE", "--data-dir", data}, dir);
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("NOPE is not in the related-products graph"), std::string::npos) << missing.err;
+  // A malformed edge file is named with its line and field; the saved model is kept.
+  std::string bad = (dir / "bad.csv").string();
+  {
+    std::ofstream out(bad);
+    out << "source,target,weight\nEN0001,EN0002,1\nEN0001,EN0003,abc\n";
+  }
+  RunResult malformed = run_aisle({"train", "related", "--data-dir", data, "--edges", bad}, dir);
+  EXPECT_NE(malformed.exit_code, 0);
+  EXPECT_NE(malformed.err.find("bad.csv:3:weight"), std::string::npos) << malformed.err;
+  EXPECT_EQ(run_aisle({"related", "EN0001", "--data-dir", data}, dir).exit_code, 0);
 }
 
 TEST(CliTest, ExitCodesAreMappedInOnePlace) {

@@ -57,7 +57,7 @@ struct BladeConfig {
   bool direction_loss = true;  // reversed one-way edges as negatives (dual only)
   double temperature = 0.1;
   int inference_draws = 4;     // neighbourhood draws averaged at inference
-  FeatureOptions features;     // hashed n-grams of node texts (when given)
+  FeatureOptions features{.buckets = 1 << 15};  // hashed n-grams of node texts (when given)
   int text_embedding_dim = 64;
 };
 
