@@ -43,6 +43,8 @@ demo: build
 	$(AISLE) search "waterproof jacket" --data-dir $(DEMO_DIR) --locale en -k 5
 	$(AISLE) train classifier --data-dir $(DEMO_DIR) --epochs 4 --buckets 32768
 	$(AISLE) classify --data-dir $(DEMO_DIR) --query "running shoes" --product EN0001
+	$(AISLE) train related --data-dir $(DEMO_DIR) --edges data/sample/related.csv --epochs 20 --batch-size 128
+	$(AISLE) related EN0001 --data-dir $(DEMO_DIR) -k 5
 	$(AISLE) train ranker --data-dir $(DEMO_DIR) --rounds 50
 	$(AISLE) search "black running shoes" --data-dir $(DEMO_DIR) --locale en -k 3 --explain
 

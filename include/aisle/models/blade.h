@@ -51,7 +51,7 @@ struct BladeConfig {
   int dim = 64;
   bool dual = true;        // false: one vector per node over the undirected graph
   bool adaptive = true;    // neighbourhood size from the in-degree power law
-  double beta = 0.5;       // degree bias of neighbour sampling; 0 = uniform
+  double beta = -0.5;      // degree bias of neighbour sampling; 0 = uniform (chosen on a cora validation split)
   int fixed_size = 10;     // neighbourhood size when not adaptive
   graph::NeighbourhoodSize limits{4, 24};
   bool direction_loss = true;  // reversed one-way edges as negatives (dual only)
