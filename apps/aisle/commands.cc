@@ -230,6 +230,8 @@ void add_blade_options(CLI::App* app, models::BladeConfig* c, models::BladeTrain
   app->add_option("--batch-size", t->batch_size, "Edges per batch")->capture_default_str()->check(CLI::Range(2, 1 << 20));
   app->add_option("--negatives", t->negatives, "Random negative nodes per batch")->capture_default_str()->check(CLI::Range(0, 1 << 20));
   app->add_option("--learning-rate", t->learning_rate, "Adam learning rate")->capture_default_str();
+  app->add_flag("--logq,!--no-logq", t->logq_correction, "Correct the sampled softmax for how often each target is drawn")
+      ->capture_default_str();
 }
 
 }  // namespace aisle::cli

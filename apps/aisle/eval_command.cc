@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "aisle/core/files.h"
+#include "aisle/eval/bandit.h"
 #include "aisle/eval/esci.h"
 #include "aisle/eval/rank.h"
 #include "aisle/eval/related.h"
@@ -42,6 +43,7 @@ Command add_eval(CLI::App& app) {
     eval::MultilingualEvalOptions multilingual;
     ClassifierArgs classifier;
     eval::RelatedEvalOptions related;
+    eval::BanditOpeOptions ope;
     std::string methods;
     std::string out;
   };
@@ -116,8 +118,20 @@ Command add_eval(CLI::App& app) {
   add_blade_options(related, &args->related.blade, &args->related.training);
   related->add_option("--out", args->out, "Report JSON (the HR@10-by-degree SVG goes next to it)")->required();
 
-  return [args, relevance, rank, esci, multilingual, related, on_epoch](const Context& context) -> Status {
-    if (!relevance->parsed() && !rank->parsed() && !esci->parsed() && !multilingual->parsed() && !related->parsed()) {
+  CLI::App* ope = app.add_subcommand(
+      "bandit-ope", "Off-policy evaluation on a uniform-random bandit log (IPS, SNIPS, DR with bootstrap intervals), checked on a logged BTS policy");
+  ope->add_option("--log", args->ope.random_log, "Uniform-random log (Open Bandit Dataset CSV), split by time into train and test")
+      ->required();
+  ope->add_option("--bts-log", args->ope.bts_log, "The Bernoulli TS policy's own log: its value is estimated from --log and compared");
+  ope->add_option("--train-fraction", args->ope.train_fraction, "Earliest share of --log that trains")->capture_default_str();
+  ope->add_option("--top-m", args->ope.top_m, "Items the learned policy spreads over per slot")->capture_default_str();
+  ope->add_option("--epsilon", args->ope.epsilon, "Uniform share of the learned policy")->capture_default_str();
+  ope->add_option("--shrinkage", args->ope.shrinkage, "Reward model: impressions of prior towards the slot rate")->capture_default_str();
+  ope->add_option("--bootstrap", args->ope.bootstrap, "Bootstrap resamples for the intervals")->capture_default_str();
+  ope->add_option("--out", args->out, "Report JSON")->required();
+
+  return [args, relevance, rank, esci, multilingual, related, ope, on_epoch](const Context& context) -> Status {
+    if (!relevance->parsed() && !rank->parsed() && !esci->parsed() && !multilingual->parsed() && !related->parsed() && !ope->parsed()) {
       return Status::bad_input("unknown evaluation task");
     }
     auto on_classifier_epoch = [](const std::string& phase, int epoch, double loss, double seconds) {
@@ -126,7 +140,9 @@ Command add_eval(CLI::App& app) {
     args->classifier.training.on_epoch = on_classifier_epoch;
     AISLE_RETURN_IF_ERROR(args->encoder.resolve());
     nlohmann::json report;
-    if (related->parsed()) {
+    if (ope->parsed()) {
+      AISLE_ASSIGN_OR_RETURN(report, eval::evaluate_bandit_ope(context, args->ope));
+    } else if (related->parsed()) {
       for (std::size_t begin = 0; begin < args->methods.size();) {
         std::size_t end = args->methods.find(',', begin);
         if (end == std::string::npos) end = args->methods.size();

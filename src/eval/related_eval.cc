@@ -346,6 +346,7 @@ Result<nlohmann::json> evaluate_related(const Context& context, const RelatedEva
                       {"batch_size", options.training.batch_size},
                       {"negatives", options.training.negatives},
                       {"learning_rate", options.training.learning_rate},
+                      {"logq_correction", options.training.logq_correction},
                       {"methods", training},
                       {"seed", context.seed()},
                       {"threads", context.num_threads()}};

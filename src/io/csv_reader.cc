@@ -27,7 +27,7 @@ Result<std::unique_ptr<CsvReader>> CsvReader::open(std::unique_ptr<ByteSource> s
     Where where{reader->name(), header.line, fmt::format("column {}", k + 1)};
     AISLE_RETURN_IF_ERROR(enforce_utf8(&name, options.text.invalid_utf8, where,
                                        &reader->utf8_replacements_));
-    if (name.empty()) {
+    if (name.empty() && !(k == 0 && options.unnamed_index_column)) {
       return Status::bad_input(errors::expected_found("a column name", "an empty one"), where);
     }
     auto previous = std::find(header.fields.begin(), header.fields.begin() + static_cast<long>(k), name);

@@ -17,7 +17,7 @@ namespace aisle::models {
 namespace {
 
 constexpr char kMagic[8] = {'A', 'I', 'S', 'L', 'B', 'L', 'D', '1'};
-constexpr std::uint32_t kFormatVersion = 1;
+constexpr std::uint32_t kFormatVersion = 2;  // 2: the target base is the source base plus an offset
 
 using graph::Direction;
 using graph::NodeId;
@@ -46,7 +46,7 @@ struct NetImpl : torch::nn::Module {
     ws = register_module("ws", torch::nn::Linear((dual ? 4 : 3) * d, d));
     if (dual) {
       b = register_module("b", torch::nn::Embedding(nodes, d));
-      torch::nn::init::normal_(b->weight, 0.0, 0.1);
+      torch::nn::init::normal_(b->weight, 0.0, 0.01);
     }
     if (text) {
       bag = register_module("bag", torch::nn::EmbeddingBag(torch::nn::EmbeddingBagOptions(config.features.buckets,
@@ -60,7 +60,7 @@ struct NetImpl : torch::nn::Module {
 
   // Base features of every node: [n, d] for the source side (a) and the target side (b).
   std::pair<torch::Tensor, torch::Tensor> bases(const Batch* texts) {
-    torch::Tensor base_a = a->weight, base_b = dual ? b->weight : torch::Tensor();
+    torch::Tensor base_a = a->weight, base_b = dual ? a->weight + b->weight : torch::Tensor();
     if (text && texts != nullptr) {
       torch::Tensor words = bag_means(bag, *texts, static_cast<int>(bag->weight.size(1)));
       base_a = base_a + text_a(words);
@@ -343,6 +343,19 @@ Result<BladeTrainReport> Blade::train(const graph::DirectedGraph& input, std::sp
   torch::optim::Adam optimizer(impl.net->parameters(), torch::optim::AdamOptions(options.learning_rate));
   std::mt19937_64 rng(context.seed());
   const double inv_temperature = 1.0 / config.temperature;
+  // log q per node for the correction: q(v) = (b/(b+N)) in(v)/E + (N/(b+N)) / n, for the full
+  // batch size b and N negatives (the last, shorter batch uses the same q).
+  torch::Tensor log_q;
+  if (options.logq_correction) {
+    const double in_batch = static_cast<double>(std::min<std::size_t>(edges.size(), static_cast<std::size_t>(options.batch_size)));
+    const double share = in_batch / (in_batch + options.negatives);
+    std::vector<float> values(static_cast<std::size_t>(n));
+    for (NodeId v = 0; v < n; ++v) {
+      values[v] = static_cast<float>(std::log(share * in_degrees[v] / std::max<double>(1.0, static_cast<double>(edges.size())) +
+                                              (1.0 - share) / static_cast<double>(n)));
+    }
+    log_q = torch::tensor(values);
+  }
   for (int epoch = 0; epoch < options.epochs; ++epoch) {
     const auto epoch_start = std::chrono::steady_clock::now();
     impl.net->train();
@@ -375,8 +388,9 @@ Result<BladeTrainReport> Blade::train(const graph::DirectedGraph& input, std::sp
         t_all = impl.side(true, t_rows, out, nullptr, base_a, base_a);
       }
       torch::Tensor logits = torch::mm(s_u, t_all.t()) * inv_temperature;  // [b, b + negatives]
-      // Mask candidates that are the row's own target under another column.
       torch::Tensor candidate_ids = torch::tensor(t_rows, torch::kLong);
+      if (options.logq_correction) logits = logits - log_q.index_select(0, candidate_ids).unsqueeze(0);
+      // Mask candidates that are the row's own target under another column.
       torch::Tensor own = torch::tensor(target_rows, torch::kLong);
       torch::Tensor same = candidate_ids.unsqueeze(0).eq(own.unsqueeze(1));
       same.narrow(1, 0, b).fill_diagonal_(0);

@@ -551,4 +551,31 @@ Status Store::for_each_positioned_engagement(const std::function<Status(Position
   }
 }
 
+Status Store::for_each_event(std::int64_t after_id, const std::function<Status(StoredEvent&&)>& visit) {
+  AISLE_ASSIGN_OR_RETURN(Statement s, impl_->db_.prepare(
+      "SELECT e.event_id, e.ts_ms, e.session, q.text, e.locale, e.product_external_id, p.product_id, e.type, e.position "
+      "FROM events e LEFT JOIN queries q ON q.query_id = e.query_id "
+      "LEFT JOIN products p ON p.locale = e.locale AND p.external_id = e.product_external_id "
+      "WHERE e.event_id > ?1 ORDER BY e.event_id"));
+  s.bind(1, after_id);
+  while (true) {
+    AISLE_ASSIGN_OR_RETURN(bool row, s.step());
+    if (!row) return Status::ok();
+    StoredEvent event;
+    event.event_id = s.column_int(0);
+    event.ts_ms = s.column_int(1);
+    event.session = s.column_text(2);
+    if (!s.column_is_null(3)) event.query = s.column_text(3);
+    event.locale = s.column_text(4);
+    event.product_external_id = s.column_text(5);
+    if (!s.column_is_null(6)) event.product = ProductId(static_cast<std::uint32_t>(s.column_int(6)));
+    const std::string type = s.column_text(7);
+    auto parsed = io::parse_event_type(type);
+    if (!parsed) return Status::corruption("event " + std::to_string(event.event_id) + ": unknown type " + type);
+    event.type = *parsed;
+    if (!s.column_is_null(8)) event.position = static_cast<int>(s.column_int(8));
+    AISLE_RETURN_IF_ERROR(visit(std::move(event)));
+  }
+}
+
 }  // namespace aisle::store

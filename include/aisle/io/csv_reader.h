@@ -23,6 +23,8 @@ namespace aisle::io {
 struct CsvOptions {
   TextOptions text;
   char delimiter = ',';
+  // The first column may have an empty name (a row index written by pandas).
+  bool unnamed_index_column = false;
 };
 
 struct CsvRecord {

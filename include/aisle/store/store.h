@@ -100,6 +100,19 @@ struct PositionedEngagement {
   std::int64_t impressions = 0, clicks = 0;
 };
 
+// One stored feedback event.
+struct StoredEvent {
+  std::int64_t event_id = 0;  // increasing in the order events were stored
+  std::int64_t ts_ms = 0;
+  std::string session;
+  std::string query;  // empty when the event has none
+  std::string locale;
+  std::string product_external_id;
+  std::optional<ProductId> product;  // when the catalog has the listing
+  io::EventType type = io::EventType::kImpression;
+  int position = 0;  // 1-based; 0 when unknown
+};
+
 class Store {
  public:
   static constexpr int kSchemaVersion = 1;
@@ -145,6 +158,8 @@ class Store {
   // Impression and click events that carry a position, aggregated per (query, locale,
   // product, position), for position-bias estimation; same contract as above.
   Status for_each_positioned_engagement(const std::function<Status(PositionedEngagement&&)>& visit);
+  // Every event stored after event id `after_id`, in id order; same contract as above.
+  Status for_each_event(std::int64_t after_id, const std::function<Status(StoredEvent&&)>& visit);
 
 
  private:
