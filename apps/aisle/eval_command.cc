@@ -44,6 +44,8 @@ Command add_eval(CLI::App& app) {
     ClassifierArgs classifier;
     eval::RelatedEvalOptions related;
     eval::BanditOpeOptions ope;
+    eval::BanditSimOptions sim;
+    std::string policies = "linucb,thompson,epsilon";
     std::string methods;
     std::string out;
   };
@@ -130,8 +132,24 @@ Command add_eval(CLI::App& app) {
   ope->add_option("--bootstrap", args->ope.bootstrap, "Bootstrap resamples for the intervals")->capture_default_str();
   ope->add_option("--out", args->out, "Report JSON")->required();
 
-  return [args, relevance, rank, esci, multilingual, related, ope, on_epoch](const Context& context) -> Status {
-    if (!relevance->parsed() && !rank->parsed() && !esci->parsed() && !multilingual->parsed() && !related->parsed() && !ope->parsed()) {
+  CLI::App* sim = app.add_subcommand(
+      "bandit-sim", "Retrieval policies learning online from simulated shoppers (position-based clicks on judged grades) vs fixed strategy subsets");
+  sim->add_option("--data-dir", args->sim.data_dir, "Prepared engine: catalog, index, vectors and ranker trained on train judgments only")
+      ->required();
+  sim->add_option("--test", args->sim.test, "Judgments whose queries are replayed (Home Depot layout, or any judgment layout)")->required();
+  sim->add_option("--locale", args->sim.locale, "Locale of the queries")->capture_default_str();
+  sim->add_option("--searches", args->sim.searches, "Simulated searches per policy and per fixed subset")
+      ->capture_default_str()->check(CLI::Range(1, 10000000));
+  sim->add_option("--policies", args->policies, "Comma-separated subset of linucb,thompson,epsilon")->capture_default_str();
+  sim->add_option("--depths", args->sim.depths, "Depths a strategy can be given")->capture_default_str();
+  sim->add_option("--budget", args->sim.budget, "Most candidates over the chosen strategies")->capture_default_str();
+  sim->add_option("--relevant-min-grade", args->sim.relevant_min_grade, "Grade at or above which a judged product is relevant (recall; default: 75 % up the grade range)")
+      ->capture_default_str();
+  sim->add_option("--out", args->out, "Report JSON (the reward and regret SVG goes next to it)")->required();
+
+  return [args, relevance, rank, esci, multilingual, related, ope, sim, on_epoch](const Context& context) -> Status {
+    if (!relevance->parsed() && !rank->parsed() && !esci->parsed() && !multilingual->parsed() && !related->parsed() && !ope->parsed() &&
+        !sim->parsed()) {
       return Status::bad_input("unknown evaluation task");
     }
     auto on_classifier_epoch = [](const std::string& phase, int epoch, double loss, double seconds) {
@@ -142,6 +160,20 @@ Command add_eval(CLI::App& app) {
     nlohmann::json report;
     if (ope->parsed()) {
       AISLE_ASSIGN_OR_RETURN(report, eval::evaluate_bandit_ope(context, args->ope));
+    } else if (sim->parsed()) {
+      args->sim.policies.clear();
+      for (std::size_t begin = 0; begin < args->policies.size();) {
+        std::size_t end = args->policies.find(',', begin);
+        if (end == std::string::npos) end = args->policies.size();
+        if (end > begin) args->sim.policies.push_back(args->policies.substr(begin, end - begin));
+        begin = end + 1;
+      }
+      std::string svg;
+      AISLE_ASSIGN_OR_RETURN(report, eval::evaluate_bandit_sim(context, args->sim, &svg));
+      std::filesystem::path svg_path = args->out;
+      svg_path.replace_extension(".svg");
+      AISLE_RETURN_IF_ERROR(write_file_atomically(svg_path, svg));
+      say("plot: {}", svg_path.string());
     } else if (related->parsed()) {
       for (std::size_t begin = 0; begin < args->methods.size();) {
         std::size_t end = args->methods.find(',', begin);

@@ -27,8 +27,10 @@ struct TestQuery {
   std::unordered_map<std::uint32_t, double> grades;  // product number -> grade
 };
 
+// need_text = false: rows without product text are read too (their documents carry only the
+// external id), for callers that find the products elsewhere (the store).
 inline Status read_judgments(const std::filesystem::path& path, const std::string& locale, Corpus* corpus,
-                      std::map<std::string, TestQuery>* queries) {
+                      std::map<std::string, TestQuery>* queries, bool need_text = true) {
   if (!std::filesystem::exists(path)) {
     return Status::not_found("evaluation data missing: " + path.string() +
                              " (the evaluation sets live under ../shared/data; see its README)");
@@ -42,14 +44,20 @@ inline Status read_judgments(const std::filesystem::path& path, const std::strin
   while (true) {
     AISLE_ASSIGN_OR_RETURN(bool more, reader->next(&record));
     if (!more) break;
-    if (!record.product) {
+    if (!record.product && need_text) {
       return Status::bad_input("relevance evaluation needs judgments that carry the product's text "
                                "(Home Depot, CrowdFlower layouts)",
                                record.where);
     }
     auto [it, inserted] = corpus->by_external_id.try_emplace(
         record.product_id, static_cast<std::uint32_t>(corpus->documents.size()));
-    if (inserted) {
+    if (inserted && !record.product) {
+      text::Document document;
+      document.product = ProductId(it->second);
+      document.external_id = record.product_id;
+      document.locale = record.locale.empty() ? locale : record.locale;
+      corpus->documents.push_back(std::move(document));
+    } else if (inserted) {
       const io::ProductRecord& product = *record.product;
       text::Document document;
       document.product = ProductId(it->second);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cstdio>
@@ -205,6 +206,54 @@ TEST(CliTest, TrainsRelatedProductsAndServesThemWithDirection) {
   EXPECT_NE(malformed.exit_code, 0);
   EXPECT_NE(malformed.err.find("bad.csv:3:weight"), std::string::npos) << malformed.err;
   EXPECT_EQ(run_aisle({"related", "EN0001", "--data-dir", data}, dir).exit_code, 0);
+}
+
+TEST(CliTest, BanditSimulationComparesPoliciesWithFixedStrategySubsets) {
+  TempDir dir;
+  std::string data = (dir / "data").string();
+  std::string sample = AISLE_SAMPLE_DIR;
+  ASSERT_EQ(run_aisle({"ingest", "--data-dir", data, "--catalog", sample + "/catalog.jsonl", "--judgments",
+                       sample + "/judgments.csv"},
+                      dir).exit_code,
+            0);
+  ASSERT_EQ(run_aisle({"index", "--data-dir", data}, dir).exit_code, 0);
+  RunResult unranked = run_aisle({"eval", "bandit-sim", "--data-dir", data, "--test", sample + "/judgments.csv", "--out",
+                                  (dir / "r.json").string()},
+                                 dir);
+  EXPECT_NE(unranked.exit_code, 0);
+  EXPECT_NE(unranked.err.find("aisle train ranker"), std::string::npos) << unranked.err;
+  ASSERT_EQ(run_aisle({"--threads", "1", "train", "ranker", "--data-dir", data, "--rounds", "20"}, dir).exit_code, 0);
+  const std::string out = (dir / "sim.json").string();
+  RunResult sim = run_aisle({"eval", "bandit-sim", "--data-dir", data, "--test", sample + "/judgments.csv", "--searches", "1500",
+                             "--budget", "60", "--depths", "10", "20", "40", "--out", out},
+                            dir);
+  ASSERT_EQ(sim.exit_code, 0) << sim.err;
+  std::ifstream in(out);
+  const nlohmann::json report = nlohmann::json::parse(in);
+  EXPECT_EQ(report["task"], "bandit-sim");
+  EXPECT_TRUE(std::filesystem::exists(dir / "sim.svg"));
+  // Strategies without vectors: lexical, structured, memory; 7 fixed subsets and "all".
+  EXPECT_EQ(report["config"]["strategies"].size(), 3u);
+  EXPECT_EQ(report["baselines"].size(), 8u);
+  const double all_recall = report["baselines"]["all"]["recall"].get<double>();
+  for (const char* policy : {"linucb", "thompson", "epsilon"}) {
+    const nlohmann::json& m = report["metrics"][policy];
+    EXPECT_LE(m["candidates_per_search"].get<double>(), 60.0) << policy;
+    EXPECT_GE(m["regret"].get<double>(), 0.0) << policy;
+    EXPECT_LE(m["recall"].get<double>(), all_recall + 1e-12) << policy;  // "all" holds every candidate
+    EXPECT_EQ(m["regret_per_search_by_quarter"].size(), 4u);
+  }
+  for (const auto& [name, m] : report["baselines"].items()) EXPECT_LE(m["recall"].get<double>(), all_recall + 1e-12) << name;
+  EXPECT_GT(all_recall, 0.5);
+  // Same seed, same report.
+  RunResult again = run_aisle({"eval", "bandit-sim", "--data-dir", data, "--test", sample + "/judgments.csv", "--searches",
+                               "1500", "--budget", "60", "--depths", "10", "20", "40", "--out", (dir / "again.json").string()},
+                              dir);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  std::ifstream in_again(dir / "again.json");
+  const nlohmann::json second = nlohmann::json::parse(in_again);
+  EXPECT_EQ(second["metrics"], report["metrics"]);
+  EXPECT_EQ(second["baselines"], report["baselines"]);
 }
 
 TEST(CliTest, ExitCodesAreMappedInOnePlace) {

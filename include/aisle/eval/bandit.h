@@ -25,6 +25,9 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <limits>
+#include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -47,5 +50,43 @@ struct BanditOpeOptions {
 // The report of `aisle eval bandit-ope` (DESIGN.md contract). kBadInput / kNotFound naming
 // the file, line and column of bad input.
 Result<nlohmann::json> evaluate_bandit_ope(const Context& context, const BanditOpeOptions& options);
+
+}  // namespace aisle::eval
+
+namespace aisle::eval {
+
+// `aisle eval bandit-sim`: the retrieval policy learning online against simulated shoppers.
+//
+// The engine is a prepared data directory (catalog, index, encoder vectors, ranker; trained on
+// train judgments only, see docs/benchmarks.md). Searches replay the --test file's queries
+// (drawn uniformly, seeded). Each search: the policy chooses strategies and depths (arms:
+// lexical, structured, vector from the engine; memory, learned during the simulation from its
+// own clicks; graph and popularity when the data directory has them is future work), the union
+// of the candidates is ordered by the engine's ranker (scores computed once per query and
+// product over the full candidate pool of every strategy at the largest depth), the top 10 are
+// shown, and the shopper clicks position k with probability theta_k * gamma(grade) (the
+// position-based model: theta_k = 1 / k, gamma = the judged grade scaled to 0..1, 0 for
+// unjudged products). The reward is the number of clicks; the policy learns each strategy's
+// share of them (retrieve::share_credit) and the memory index the clicks.
+// Reported per policy (linucb, thompson, epsilon) over `searches` searches: cumulative reward
+// and its expectation, cumulative regret against the best feasible action for each search
+// (same budget, current memory), candidates per search and recall of relevant products (grade
+// >= relevant_min_grade) among the candidates; the same for every fixed subset of the
+// strategies (depth min(largest, budget / size) each) and for all strategies at the largest
+// depth. An SVG plots cumulative expected reward and regret.
+struct BanditSimOptions {
+  std::filesystem::path data_dir;
+  std::filesystem::path test;  // judgments (Home Depot layout, or any judgment layout)
+  std::string locale = "en";
+  int searches = 20000;
+  std::vector<std::string> policies = {"linucb", "thompson", "epsilon"};
+  std::vector<int> depths = {25, 50, 100};
+  int budget = 200;
+  // NaN: low + 0.75 (high - low) of the test grades (2.5 on Home Depot's 1-3), as eval rank.
+  double relevant_min_grade = std::numeric_limits<double>::quiet_NaN();
+  int shown = 10;
+};
+
+Result<nlohmann::json> evaluate_bandit_sim(const Context& context, const BanditSimOptions& options, std::string* svg);
 
 }  // namespace aisle::eval
