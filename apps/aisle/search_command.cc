@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "aisle/rank/clicks.h"
 #include "aisle/rank/pipeline.h"
 #include "aisle/retrieve/lexical.h"
 #include "aisle/retrieve/vector_strategy.h"
@@ -74,6 +75,13 @@ Command add_index(CLI::App& app) {
         report.created ? "built" : "updated", report.documents, report.added, report.updated, report.removed,
         report.unchanged, report.segments, static_cast<double>(report.index_bytes) / 1e6, report.phrases,
         report.seconds);
+    retrieve::MemoryBuildReport memory_report;
+    rank::PositionBias bias;
+    AISLE_ASSIGN_OR_RETURN(auto memory, rank::update_memory(*store, args->data_dir, args->rebuild, context, &memory_report, &bias));
+    say("memory {}: {} events read ({} without a query or a stored product), {} queries, {} entries, {} predicted, "
+        "{} positions of click propensities, {:.2f} s",
+        memory_report.created ? "built" : "updated", memory_report.events_read, memory_report.events_skipped, memory->num_keys(),
+        memory->num_entries(), memory_report.predicted, bias.propensity.size(), memory_report.seconds);
     if (args->no_vectors) return Status::ok();
     if (!std::filesystem::exists(retrieve::encoder_path(args->data_dir))) {
       say("vectors: no encoder in {} (run `aisle train encoder` for the vector strategy)", args->data_dir);

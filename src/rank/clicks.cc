@@ -1,5 +1,8 @@
 #include "aisle/rank/clicks.h"
 
+#include "aisle/models/relevance_classifier.h"
+#include "aisle/rank/esci.h"
+
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -105,6 +108,45 @@ std::vector<ClickRelevance> ips_relevance(std::span<const ClickCounts> rows, con
     out.push_back(std::move(entry));
   }
   return out;
+}
+
+Result<std::unique_ptr<retrieve::MemoryIndex>> update_memory(store::Store& store, const std::filesystem::path& data_dir,
+                                                             bool rebuild, const Context& context,
+                                                             retrieve::MemoryBuildReport* report, PositionBias* bias) {
+  std::vector<ClickCounts> rows;
+  std::int64_t clicks = 0;
+  AISLE_RETURN_IF_ERROR(store.for_each_positioned_engagement([&](store::PositionedEngagement&& e) {
+    clicks += e.clicks;
+    rows.push_back(ClickCounts{e.query + '\x1f' + e.locale, e.product, e.position, e.impressions, e.clicks});
+    return Status::ok();
+  }));
+  std::vector<double> propensities;
+  if (clicks > 0) {
+    AISLE_ASSIGN_OR_RETURN(PositionBias estimate, estimate_position_bias(rows));
+    propensities = estimate.propensity;
+    if (bias != nullptr) *bias = std::move(estimate);
+  }
+  std::unique_ptr<models::RelevanceClassifier> classifier;
+  if (std::filesystem::exists(classifier_path(data_dir))) {
+    AISLE_ASSIGN_OR_RETURN(classifier, models::RelevanceClassifier::load(classifier_path(data_dir), context));
+    if (classifier->outputs() != 4) classifier.reset();  // a graded model has no P(Exact)
+  }
+  retrieve::RelevanceScorer scorer = [&](const text::Document& product, std::span<const std::string> keys) -> Result<std::vector<double>> {
+    std::vector<std::string> texts;  // the analyzed terms of each key, after "locale|"
+    for (const std::string& key : keys) texts.push_back(key.substr(key.find('|') + 1));
+    std::vector<models::PairInput> pairs;
+    for (const std::string& text : texts) pairs.push_back(models::PairInput{text, product.locale, &product});
+    auto predicted = classifier->predict(pairs, nullptr);
+    if (!predicted.is_ok()) {
+      if (predicted.status().code() == StatusCode::kBadInput) return std::vector<double>(keys.size(), 0.0);  // no towers for the locale
+      return predicted.status();
+    }
+    std::vector<double> exact;
+    for (std::size_t i = 0; i < keys.size(); ++i) exact.push_back((*predicted)[4 * i]);
+    return exact;
+  };
+  return retrieve::update_memory_index(store, data_dir, retrieve::MemoryConfig{}, std::move(propensities),
+                                       classifier ? &scorer : nullptr, rebuild, context, report);
 }
 
 }  // namespace aisle::rank

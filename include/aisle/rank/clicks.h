@@ -22,8 +22,11 @@
 #include <string>
 #include <vector>
 
+#include "aisle/core/context.h"
 #include "aisle/core/ids.h"
 #include "aisle/core/status.h"
+#include "aisle/retrieve/memory.h"
+#include "aisle/store/store.h"
 
 namespace aisle::rank {
 
@@ -68,5 +71,14 @@ struct ClickRelevance {
 // One entry per (query, product), ordered by query then product.
 std::vector<ClickRelevance> ips_relevance(std::span<const ClickCounts> rows, const PositionBias& bias,
                                           double min_propensity = 0.05);
+
+// Brings the memory index of a data directory (retrieve/memory.h) up to date with the store's
+// events: the position propensities come from estimate_position_bias over the log's positioned
+// impressions and clicks (none when it has no clicks), and when the data directory has an ESCI
+// classifier, products without engagement get predicted entries scored by its P(Exact).
+// `bias` (optional) receives the estimate.
+Result<std::unique_ptr<retrieve::MemoryIndex>> update_memory(store::Store& store, const std::filesystem::path& data_dir,
+                                                             bool rebuild, const Context& context,
+                                                             retrieve::MemoryBuildReport* report, PositionBias* bias);
 
 }  // namespace aisle::rank
