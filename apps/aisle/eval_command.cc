@@ -2,6 +2,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -29,6 +30,18 @@ void print_report(const nlohmann::json& report) {
   };
   row("aisle", report["metrics"]);
   for (const auto& [name, metrics] : report["baselines"].items()) row(name, metrics);
+}
+
+// "a,b,,c" -> {"a", "b", "c"}.
+std::vector<std::string> split_commas(const std::string& list) {
+  std::vector<std::string> out;
+  for (std::size_t begin = 0; begin < list.size();) {
+    std::size_t end = list.find(',', begin);
+    if (end == std::string::npos) end = list.size();
+    if (end > begin) out.push_back(list.substr(begin, end - begin));
+    begin = end + 1;
+  }
+  return out;
 }
 
 }  // namespace
@@ -161,13 +174,7 @@ Command add_eval(CLI::App& app) {
     if (ope->parsed()) {
       AISLE_ASSIGN_OR_RETURN(report, eval::evaluate_bandit_ope(context, args->ope));
     } else if (sim->parsed()) {
-      args->sim.policies.clear();
-      for (std::size_t begin = 0; begin < args->policies.size();) {
-        std::size_t end = args->policies.find(',', begin);
-        if (end == std::string::npos) end = args->policies.size();
-        if (end > begin) args->sim.policies.push_back(args->policies.substr(begin, end - begin));
-        begin = end + 1;
-      }
+      args->sim.policies = split_commas(args->policies);
       std::string svg;
       AISLE_ASSIGN_OR_RETURN(report, eval::evaluate_bandit_sim(context, args->sim, &svg));
       std::filesystem::path svg_path = args->out;
@@ -175,12 +182,7 @@ Command add_eval(CLI::App& app) {
       AISLE_RETURN_IF_ERROR(write_file_atomically(svg_path, svg));
       say("plot: {}", svg_path.string());
     } else if (related->parsed()) {
-      for (std::size_t begin = 0; begin < args->methods.size();) {
-        std::size_t end = args->methods.find(',', begin);
-        if (end == std::string::npos) end = args->methods.size();
-        if (end > begin) args->related.methods.push_back(args->methods.substr(begin, end - begin));
-        begin = end + 1;
-      }
+      args->related.methods = split_commas(args->methods);
       args->related.training.on_epoch = [](int epoch, double loss, double seconds) {
         say("blade epoch {}: loss {:.4f}, {:.1f} s", epoch, loss, seconds);
       };
