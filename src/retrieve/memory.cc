@@ -120,6 +120,7 @@ void MemoryIndex::add(const std::string& key, ProductId product, io::EventType t
 
 void MemoryIndex::add_predicted(const std::string& key, ProductId product, double probability) {
   if (key.empty()) return;
+  predicted_.insert(product.value());
   Entry& entry = entries_[key][product.value()];
   entry.predicted = std::max(entry.predicted, config_.predicted_weight * std::clamp(probability, 0.0, 1.0));
 }
@@ -228,6 +229,7 @@ Result<std::unique_ptr<MemoryIndex>> MemoryIndex::load(const std::filesystem::pa
         Entry entry;
         entry.score = r.pod<double>();
         entry.predicted = r.pod<double>();
+        if (entry.predicted > 0) index->predicted_.insert(product);
         map[product] = entry;
       }
     }
@@ -321,7 +323,7 @@ Result<std::unique_ptr<MemoryIndex>> update_memory_index(store::Store& store, co
   }));
   if (scorer != nullptr) {
     AISLE_RETURN_IF_ERROR(store.for_each_product([&](store::Product&& product) -> Status {
-      if (index->has_engagement(product.id)) return Status::ok();
+      if (index->has_engagement(product.id) || index->has_predictions(product.id)) return Status::ok();
       const text::Document document = to_document(product);
       auto analyzer = analyzer_for(document.locale);
       if (!analyzer.is_ok()) return Status::ok();

@@ -86,6 +86,7 @@ class MemoryIndex {
   // Searches of `key` seen so far (impressions at position 1).
   std::int64_t frequency(const std::string& key) const;
   bool has_engagement(ProductId product) const { return engaged_.contains(product.value()); }
+  bool has_predictions(ProductId product) const { return predicted_.contains(product.value()); }
 
   std::size_t num_keys() const { return entries_.size(); }
   std::size_t num_entries() const;
@@ -111,6 +112,7 @@ class MemoryIndex {
   std::unordered_map<std::string, std::unordered_map<std::uint32_t, Entry>> entries_;
   std::unordered_map<std::string, std::int64_t> frequency_;
   std::unordered_set<std::uint32_t> engaged_;
+  std::unordered_set<std::uint32_t> predicted_;  // products with predicted entries (not saved: derived)
   std::int64_t reference_ms_ = 0;
   bool has_reference_ = false;
   std::int64_t events_ = 0;
@@ -136,7 +138,8 @@ using RelevanceScorer = std::function<Result<std::vector<double>>(const text::Do
 
 // Brings <data_dir>/index/memory.bin up to date with the store's events (only those after
 // its watermark; all of them with rebuild), with position propensities `propensities` (empty:
-// none). With a scorer, products without engagement get predicted entries. Saves the index.
+// none). With a scorer, products without engagement get predicted entries, once per product
+// (a rebuild predicts again, e.g. after the product texts changed). Saves the index.
 Result<std::unique_ptr<MemoryIndex>> update_memory_index(store::Store& store, const std::filesystem::path& data_dir,
                                                          const MemoryConfig& config, std::vector<double> propensities,
                                                          const RelevanceScorer* scorer, bool rebuild,
