@@ -1,5 +1,6 @@
 // aisle index, aisle search.
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -8,51 +9,15 @@
 #include <nlohmann/json.hpp>
 
 #include "aisle/rank/clicks.h"
+#include "aisle/rank/online.h"
 #include "aisle/rank/pipeline.h"
+#include "aisle/rank/result_json.h"
 #include "aisle/retrieve/lexical.h"
 #include "aisle/retrieve/vector_strategy.h"
 #include "aisle/store/store.h"
 #include "commands.h"
 
 namespace aisle::cli {
-namespace {
-
-// "brand=Nike", "category=Shoes > Running", "price=10..100", "locale=en", "color=red".
-Status parse_filter(const std::string& text, text::Filter* filter) {
-  auto equals = text.find('=');
-  if (equals == std::string::npos || equals == 0 || equals + 1 == text.size()) {
-    return Status::bad_input("expected KEY=VALUE, found " + text, Where("", 0, "--filter"));
-  }
-  std::string key = text.substr(0, equals);
-  std::string value = text.substr(equals + 1);
-  if (key == "brand") {
-    filter->brands.push_back(value);
-  } else if (key == "color") {
-    filter->colors.push_back(value);
-  } else if (key == "category") {
-    filter->categories.push_back(value);
-  } else if (key == "locale") {
-    AISLE_ASSIGN_OR_RETURN(Locale locale, Locale::parse(value));
-    filter->locales.push_back(locale.code());
-  } else if (key == "price") {
-    auto dots = value.find("..");
-    if (dots == std::string::npos) {
-      return Status::bad_input("expected price=MIN..MAX (either may be empty), found " + value, Where("", 0, "--filter"));
-    }
-    try {
-      if (dots > 0) filter->min_price = std::stod(value.substr(0, dots));
-      if (dots + 2 < value.size()) filter->max_price = std::stod(value.substr(dots + 2));
-    } catch (const std::exception&) {
-      return Status::bad_input("expected numbers in price=MIN..MAX, found " + value, Where("", 0, "--filter"));
-    }
-  } else {
-    return Status::bad_input("unknown filter " + key + " (expected brand, color, category, locale or price)",
-                             Where("", 0, "--filter"));
-  }
-  return Status::ok();
-}
-
-}  // namespace
 
 Command add_index(CLI::App& app) {
   struct Args {
@@ -112,9 +77,9 @@ Command add_search(CLI::App& app) {
   app.add_option("--filter", args->filters, "KEY=VALUE: brand, color, category (path), locale, price=MIN..MAX");
   app.add_option("-k,--k", o.k, "Number of results")->capture_default_str()->check(CLI::Range(1, 10000));
   app.add_option("--strategy", o.strategy,
-                 "lexical, structured, vector, hybrid (lexical + vector, fused) or auto (hybrid when the data "
-                 "directory has product vectors, else lexical)")
-      ->check(CLI::IsMember({"auto", "lexical", "structured", "vector", "hybrid"}))
+                 "auto (hybrid when the data directory has product vectors, else lexical), hybrid (lexical + "
+                 "vector), policy (the bandit's choice, from <data-dir>/index/policy.json or a new policy), or "
+                 "strategies joined by + from lexical, structured, vector, memory, graph, popularity")
       ->capture_default_str();
   app.add_option("--depth", o.depth, "Candidates per strategy for the ranker")->capture_default_str()->check(CLI::Range(1, 10000));
   app.add_option("--ef", o.ef, "HNSW beam width (vector, hybrid)")->capture_default_str()->check(CLI::Range(1, 100000));
@@ -130,118 +95,33 @@ Command add_search(CLI::App& app) {
     options.locale = locale.code();
     options.typos = !args->no_typos;
     options.rank = !args->no_rank;
-    for (const std::string& filter : args->filters) AISLE_RETURN_IF_ERROR(parse_filter(filter, &options.filter));
-    // Without a ranker the shown list is a strategy's own: no deeper candidates needed.
+    for (const std::string& filter : args->filters) AISLE_RETURN_IF_ERROR(rank::parse_filter(filter, &options.filter));
     AISLE_ASSIGN_OR_RETURN(auto pipeline, rank::SearchPipeline::open(args->data_dir, context));
-    if (pipeline->ranker() == nullptr || !options.rank) {
-      const bool fused = options.strategy == "hybrid" || (options.strategy == "auto" && pipeline->has_vectors());
+    std::string chosen_by;
+    if (options.strategy == "policy") {
+      rank::OnlineOptions online;
+      online.persist = false;  // a one-off search: nothing to learn from
+      AISLE_ASSIGN_OR_RETURN(auto policy, rank::OnlinePolicy::open(args->data_dir, online, context.seed()));
+      const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch()).count();
+      AISLE_ASSIGN_OR_RETURN(rank::OnlineDecision decision, policy->choose(*pipeline, args->query, options.locale, nullptr, now));
+      options.action = decision.action;
+      chosen_by = fmt::format("{} after {} updates", policy->config().algorithm, policy->stats().updates);
+    } else if (pipeline->ranker() == nullptr || !options.rank) {
+      // Without a ranker the shown list is a strategy's own: no deeper candidates needed.
+      const bool fused = options.strategy.find('+') != std::string::npos || options.strategy == "hybrid" ||
+                         (options.strategy == "auto" && pipeline->has_vectors());
       options.depth = fused ? std::max(options.k, 100) : options.k;
     }
     AISLE_ASSIGN_OR_RETURN(rank::PipelineResult result, pipeline->search(args->query, options));
-    const bool use_lexical = result.strategy != "vector";
-
-    nlohmann::json out;
-    out["query"] = args->query;
-    out["strategy"] = result.strategy;
-    out["ranked"] = result.ranked;
-    out["candidates"] = result.candidates;
-    out["relaxed"] = result.relaxed;
-    nlohmann::json hits = nlohmann::json::array();
-    for (std::size_t rank = 0; rank < result.hits.size(); ++rank) {
-      const rank::PipelineHit& hit = result.hits[rank];
-      AISLE_ASSIGN_OR_RETURN(auto product, pipeline->store().get_product(hit.product));
-      const rank::Provenance& p = hit.provenance;
-      nlohmann::json entry = {{"rank", rank + 1}, {"score", hit.score}, {"found_by", retrieve::strategy_names(p.found_by)}};
-      if (p.found_by & (retrieve::kFoundLexical | retrieve::kFoundStructured)) {
-        entry["lexical_score"] = p.lexical_score;
-        entry["lexical_rank"] = p.lexical_rank > 0 ? p.lexical_rank : p.structured_rank;
-        entry["prior"] = hit.prior;
-      }
-      if (p.found_by & retrieve::kFoundVector) {
-        entry["vector_score"] = hit.vector_score;
-        entry["vector_rank"] = p.vector_rank;
-      }
-      if (hit.ranker_score) {
-        entry["ranker_score"] = *hit.ranker_score;
-        entry["rank_before_ranker"] = hit.fused_rank;
-      }
-      if (hit.esci) {
-        const auto& p_esci = *hit.esci;
-        static const char* kNames[4] = {"E", "S", "C", "I"};
-        const auto best = std::max_element(p_esci.begin(), p_esci.end()) - p_esci.begin();
-        entry["esci"] = {{"label", kNames[best]}, {"E", p_esci[0]}, {"S", p_esci[1]}, {"C", p_esci[2]}, {"I", p_esci[3]}};
-      }
-      if (product) {
-        entry["product_id"] = product->record.id;
-        entry["locale"] = product->record.locale;
-        entry["title"] = product->record.title;
-        entry["brand"] = product->record.brand;
-        if (product->record.price) entry["price"] = *product->record.price;
-        if (options.explain) {
-          nlohmann::json terms = nlohmann::json::array();
-          for (const auto& term : use_lexical ? pipeline->catalog().index->explain(retrieve::to_document(*product), result.lexical.terms)
-                                              : std::vector<text::TermExplanation>()) {
-            nlohmann::json fields = nlohmann::json::object();
-            for (int f = 0; f < text::kNumFields; ++f) {
-              if (term.tf[f] == 0) continue;
-              fields[std::string(text::field_name(static_cast<text::Field>(f)))] = {
-                  {"tf", term.tf[f]}, {"weighted_tf", term.field_contribution[f]}};
-            }
-            terms.push_back({{"term", term.term}, {"idf", term.idf}, {"weight", term.weight},
-                             {"score", term.score}, {"fields", fields}});
-          }
-          entry["explain"] = terms;
-          if (hit.ranker_score) {
-            nlohmann::json contributions = nlohmann::json::array();
-            for (const auto& [name, value] : hit.contributions) contributions.push_back({{"feature", name}, {"contribution", value}});
-            entry["ranker"] = {{"score", *hit.ranker_score}, {"bias", hit.contribution_bias}, {"contributions", contributions}};
-          }
-          nlohmann::json features = nlohmann::json::object();
-          for (const auto& [name, value] : hit.features) features[name] = value;
-          entry["features"] = features;
-        }
-      }
-      hits.push_back(entry);
-    }
-    out["results"] = hits;
-    nlohmann::json terms = nlohmann::json::array();
-    for (const text::QueryTerm& term : result.lexical.terms) {
-      nlohmann::json entry = {{"term", term.term}, {"df", term.df}, {"idf", term.idf}, {"weight", term.weight}};
-      if (!term.expanded_from.empty()) {
-        entry["expanded_from"] = term.expanded_from;
-        entry["edits"] = term.edits;
-      }
-      terms.push_back(entry);
-    }
-    out["terms"] = terms;
-    nlohmann::json interpretations = nlohmann::json::array();
-    for (const retrieve::Interpretation& interpretation : result.analysis.interpretations) {
-      nlohmann::json slots = nlohmann::json::array();
-      for (const retrieve::Slot& slot : interpretation.slots) {
-        slots.push_back({{"type", slot.type}, {"value", slot.value}, {"phrase", slot.phrase},
-                         {"likelihood", slot.likelihood}});
-      }
-      interpretations.push_back({{"likelihood", interpretation.likelihood}, {"slots", slots},
-                                 {"remainder", interpretation.remainder}});
-    }
-    if ((options.explain || result.strategy == "structured") && !result.analysis.interpretations.empty()) {
-      out["interpretations"] = interpretations;
-    }
-    if (options.facets) {
-      nlohmann::json facets = nlohmann::json::object();
-      for (const auto& [name, values] : result.lexical.facets) {
-        nlohmann::json list = nlohmann::json::array();
-        for (const auto& value : values) list.push_back({{"value", value.value}, {"count", value.count}});
-        facets[name] = list;
-      }
-      out["facets"] = facets;
-      out["matched"] = result.lexical.matched;
-    }
+    AISLE_ASSIGN_OR_RETURN(nlohmann::json out, rank::search_result_json(*pipeline, args->query, result, options));
+    const nlohmann::json& hits = out["results"];
+    if (!chosen_by.empty()) out["policy"] = chosen_by;
     if (args->json) {
       say("{}", out.dump(2));
       return Status::ok();
     }
-    say("query: {} [{}{}] ({} results)", args->query, result.strategy,
+    say("query: {} [{}{}{}] ({} results)", args->query, result.strategy, chosen_by.empty() ? "" : ", chosen by " + chosen_by,
         result.ranked ? fmt::format(", ranked {} candidates", result.candidates) : "", result.hits.size());
     for (const auto& term : result.lexical.terms) {
       if (!term.expanded_from.empty()) say("  typo: {} -> {} ({} edit(s), df {})", term.expanded_from, term.term, term.edits, term.df);

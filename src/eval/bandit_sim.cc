@@ -221,18 +221,7 @@ Result<nlohmann::json> evaluate_bandit_sim(const Context& context, const BanditS
       if (s == retrieve::kLexicalStrategy) {
         const retrieve::QueryAnalysis& analysis = set.result.analysis;
         q.key = retrieve::memory_key(options.locale, analysis.terms);
-        q.signals.locale = options.locale;
-        q.signals.terms = static_cast<int>(analysis.terms.size());
-        for (const retrieve::Interpretation& interpretation : analysis.interpretations) {
-          if (interpretation.slots.empty()) continue;
-          q.signals.slot_confidence = interpretation.likelihood;
-          for (const retrieve::Slot& slot : interpretation.slots) {
-            q.signals.brand |= slot.type == "brand";
-            q.signals.color |= slot.type == "color";
-            q.signals.category |= slot.type == "category";
-          }
-          break;
-        }
+        q.signals = retrieve::query_signals(analysis, options.locale);
       }
     }
     if (q.key.empty()) q.key = options.locale + "|" + text;

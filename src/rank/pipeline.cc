@@ -1,6 +1,8 @@
 #include "aisle/rank/pipeline.h"
 
 #include <algorithm>
+#include <bit>
+#include <chrono>
 #include <cmath>
 #include <map>
 
@@ -56,6 +58,28 @@ Result<std::unique_ptr<SearchPipeline>> SearchPipeline::open(const std::filesyst
       pipeline->classifier_ = std::move(classifier);
     }
   }
+  if (std::filesystem::exists(retrieve::related_path(data_dir))) {
+    AISLE_ASSIGN_OR_RETURN(pipeline->related_, retrieve::RelatedProducts::open(data_dir, context));
+  }
+  if (std::filesystem::exists(retrieve::memory_path(data_dir))) {
+    AISLE_ASSIGN_OR_RETURN(pipeline->memory_, retrieve::MemoryIndex::load(retrieve::memory_path(data_dir)));
+  }
+  // Popularity lists: per locale, popularity then newest (the larger id) first.
+  {
+    constexpr std::size_t kPopularKept = 5000;
+    std::unordered_map<std::string, std::vector<std::pair<double, std::uint32_t>>> by_locale;
+    AISLE_RETURN_IF_ERROR(pipeline->store_->for_each_product([&](store::Product&& product) {
+      by_locale[product.record.locale].emplace_back(product.record.popularity.value_or(0.0), product.id.value());
+      return Status::ok();
+    }));
+    for (auto& [locale_code, products] : by_locale) {
+      const std::size_t kept = std::min(products.size(), kPopularKept);
+      std::partial_sort(products.begin(), products.begin() + static_cast<long>(kept), products.end(),
+                        [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second > b.second; });
+      std::vector<ProductId>& list = pipeline->popular_[locale_code];
+      for (std::size_t i = 0; i < kept; ++i) list.push_back(ProductId(products[i].second));
+    }
+  }
   // Product statistics: the same grades the encoder learns from (test split held out).
   retrieve::TrainingSetReport report;
   AISLE_ASSIGN_OR_RETURN(models::TrainingSet set, retrieve::training_set_from_store(*pipeline->store_, &report));
@@ -67,61 +91,128 @@ Result<std::unique_ptr<SearchPipeline>> SearchPipeline::open(const std::filesyst
   return pipeline;
 }
 
+Result<retrieve::PolicyAction> SearchPipeline::action_for(const PipelineOptions& options) const {
+  const auto can_run = available(options.memory);
+  retrieve::PolicyAction action;
+  if (options.action) {
+    action = *options.action;
+    for (int s = 0; s < retrieve::kNumStrategies; ++s) {
+      if (action.uses(s) && !can_run[static_cast<std::size_t>(s)]) {
+        return Status::not_found("strategy " + std::string(retrieve::strategy_name(s)) + " cannot run on this data directory");
+      }
+    }
+    return action;
+  }
+  std::string names = options.strategy;
+  if (names == "auto") names = vectors_ ? "hybrid" : "lexical";
+  if (names == "hybrid") names = "lexical+vector";
+  const int depth = std::max(options.k, options.depth);
+  std::size_t begin = 0;
+  while (begin <= names.size()) {
+    std::size_t end = names.find('+', begin);
+    if (end == std::string::npos) end = names.size();
+    const std::string name = names.substr(begin, end - begin);
+    auto strategy = retrieve::strategy_from_name(name);
+    if (!strategy.is_ok()) {
+      return Status::bad_input("unknown strategy " + name +
+                               " (expected auto, hybrid, or lexical, structured, vector, memory, graph, popularity joined by +)");
+    }
+    if (!can_run[static_cast<std::size_t>(*strategy)]) {
+      static const char* const kHow[retrieve::kNumStrategies] = {
+          "", "", "run `aisle train encoder`, then `aisle index`", "run `aisle index` on a store with events",
+          "run `aisle train related`", "the catalog has no products"};
+      return Status::not_found("the data directory cannot run strategy " + name + " (" + kHow[*strategy] + ")");
+    }
+    action.depth[static_cast<std::size_t>(*strategy)] = depth;
+    begin = end + 1;
+  }
+  return action;
+}
+
+std::array<bool, retrieve::kNumStrategies> SearchPipeline::available(const retrieve::MemoryIndex* memory) const {
+  std::array<bool, retrieve::kNumStrategies> out{};
+  out[retrieve::kLexicalStrategy] = true;
+  out[retrieve::kStructuredStrategy] = true;
+  out[retrieve::kVectorStrategy] = vectors_ != nullptr;
+  out[retrieve::kMemoryStrategy] = memory != nullptr || memory_ != nullptr;
+  out[retrieve::kGraphStrategy] = related_ != nullptr;
+  out[retrieve::kPopularityStrategy] = !popular_.empty();
+  return out;
+}
+
+Result<std::string> SearchPipeline::memory_key(std::string_view query, std::string_view locale) const {
+  auto& analyzer = analyzers_[std::string(locale)];
+  if (!analyzer) {
+    AISLE_ASSIGN_OR_RETURN(analyzer, text::Analyzer::create(locale));
+  }
+  return retrieve::memory_key(locale, analyzer->terms(query));
+}
+
 Result<CandidateSet> SearchPipeline::retrieve(std::string_view query, const PipelineOptions& options,
                                               const std::unordered_map<std::uint32_t, float>* exclude) const {
+  static_assert(retrieve::kNumStrategies == retrieve::kStrategyBits);
   CandidateSet out;
   PipelineResult& result = out.result;
   AISLE_ASSIGN_OR_RETURN(Locale locale, Locale::parse(options.locale));
-  std::string strategy = options.strategy;
-  if (strategy == "auto") strategy = vectors_ ? "hybrid" : "lexical";
-  if ((strategy == "vector" || strategy == "hybrid") && !vectors_) {
-    return Status::not_found("the data directory has no product vectors (run `aisle train encoder`, then `aisle index`)");
-  }
-  if (strategy != "lexical" && strategy != "structured" && strategy != "vector" && strategy != "hybrid") {
-    return Status::bad_input("unknown strategy " + strategy + " (expected auto, lexical, structured, vector or hybrid)");
-  }
-  result.strategy = strategy;
-  const bool use_vectors = strategy == "vector" || strategy == "hybrid";
-  const bool use_lexical = strategy != "vector";
-  const int depth = std::max(options.k, options.depth);
+  AISLE_ASSIGN_OR_RETURN(const retrieve::PolicyAction action, action_for(options));
+  result.action = action;
+  result.strategy = action.describe();
+  auto depth_of = [&](int strategy) { return action.depth[static_cast<std::size_t>(strategy)]; };
 
   text::SearchOptions search;
   search.locale = locale.code();
-  search.k = depth;
   search.facets = options.facets;
   search.typo.enabled = options.typos;
   search.filter = options.filter;
-  const std::uint32_t lexical_bit = strategy == "structured" ? retrieve::kFoundStructured : retrieve::kFoundLexical;
-  if (strategy == "structured") {
+  // Lexical search runs for the terms and facets even when its hits are not wanted.
+  search.k = std::max(1, depth_of(retrieve::kLexicalStrategy));
+  AISLE_ASSIGN_OR_RETURN(result.lexical, catalog_.index->search(query, search));
+  if (!action.uses(retrieve::kLexicalStrategy)) result.lexical.hits.clear();
+  std::vector<text::Hit> structured_hits;
+  if (action.uses(retrieve::kStructuredStrategy)) {
+    text::SearchOptions structured_search = search;
+    structured_search.k = depth_of(retrieve::kStructuredStrategy);
+    structured_search.facets = false;
     AISLE_ASSIGN_OR_RETURN(auto structured,
-                           retrieve::structured_search(*catalog_.index, *catalog_.understanding, query, search));
-    result.lexical = std::move(structured.result);
+                           retrieve::structured_search(*catalog_.index, *catalog_.understanding, query, structured_search));
+    structured_hits = std::move(structured.result.hits);
     result.analysis = std::move(structured.analysis);
     result.slot_filter = std::move(structured.filter);
     result.relaxed = structured.relaxed;
+    if (!action.uses(retrieve::kLexicalStrategy)) {
+      result.lexical.terms = std::move(structured.result.terms);
+      if (options.facets) result.lexical.facets = std::move(structured.result.facets);
+    }
   } else {
-    // The vector strategy alone still needs the terms (features) but not the hits.
-    if (!use_lexical) search.k = 1;
-    AISLE_ASSIGN_OR_RETURN(result.lexical, catalog_.index->search(query, search));
-    if (!use_lexical) result.lexical.hits.clear();
     AISLE_ASSIGN_OR_RETURN(result.analysis, catalog_.understanding->understand(query, search.locale));
   }
 
   std::vector<retrieve::RankedList> lists;
   std::unordered_map<std::uint32_t, float> priors;
-  if (use_lexical) {
+  auto add_text_list = [&](std::uint32_t bit, const std::vector<text::Hit>& hits) {
     retrieve::RankedList list;
-    list.strategy = lexical_bit;
-    for (const text::Hit& hit : result.lexical.hits) {
+    list.strategy = bit;
+    for (const text::Hit& hit : hits) {
       list.products.push_back(hit.product);
       list.scores.push_back(hit.score);
       priors[hit.product.value()] = hit.prior;
     }
     lists.push_back(std::move(list));
-  }
-  if (use_vectors) {
+  };
+  if (action.uses(retrieve::kLexicalStrategy)) add_text_list(retrieve::kFoundLexical, result.lexical.hits);
+  if (action.uses(retrieve::kStructuredStrategy)) add_text_list(retrieve::kFoundStructured, structured_hits);
+
+  const text::Filter& filter = options.filter;
+  // Candidates of the strategies that do not filter in their index: checked on the listing.
+  auto keep = [&](ProductId product) -> Result<bool> {
+    AISLE_ASSIGN_OR_RETURN(auto stored, store_->get_product(product));
+    if (!stored) return false;
+    if (stored->record.locale != search.locale) return false;
+    return passes(filter, stored->record);
+  };
+  if (action.uses(retrieve::kVectorStrategy)) {
+    const int depth = depth_of(retrieve::kVectorStrategy);
     vector::VectorSearchOptions vector_options;
-    const text::Filter& filter = options.filter;
     const bool post_filter = !filter.brands.empty() || !filter.colors.empty() || filter.min_price || filter.max_price ||
                              filter.locales.size() > 1 || filter.categories.size() > 1;
     vector_options.k = post_filter ? depth * 4 : depth;
@@ -142,7 +233,71 @@ Result<CandidateSet> SearchPipeline::retrieve(std::string_view query, const Pipe
     }
     lists.push_back(std::move(list));
   }
-  const std::vector<retrieve::FusedHit> fused = retrieve::fuse(lists, static_cast<std::size_t>(2 * depth));
+  std::unordered_map<std::uint32_t, float> memory_scores;
+  if (action.uses(retrieve::kMemoryStrategy)) {
+    const retrieve::MemoryIndex* memory = options.memory ? options.memory : memory_.get();
+    AISLE_ASSIGN_OR_RETURN(const std::string key, memory_key(query, search.locale));
+    const std::int64_t now = options.now_ms != 0 ? options.now_ms
+                                                 : std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                       std::chrono::system_clock::now().time_since_epoch()).count();
+    const int depth = depth_of(retrieve::kMemoryStrategy);
+    retrieve::RankedList list;
+    list.strategy = retrieve::kFoundMemory;
+    // Filtered-out entries make room for the next ones: look further than the depth.
+    for (const retrieve::MemoryHit& hit : memory->lookup(key, 4 * depth, now)) {
+      if (static_cast<int>(list.products.size()) >= depth) break;
+      AISLE_ASSIGN_OR_RETURN(const bool kept, keep(hit.product));
+      if (!kept) continue;
+      list.products.push_back(hit.product);
+      list.scores.push_back(static_cast<float>(hit.score));
+      memory_scores[hit.product.value()] = static_cast<float>(hit.score);
+    }
+    lists.push_back(std::move(list));
+  }
+  if (action.uses(retrieve::kGraphStrategy)) {
+    // Seeds: the best candidates of the other strategies.
+    const auto seeds_fused = retrieve::fuse(lists, static_cast<std::size_t>(std::max(0, options.graph_seeds)));
+    std::vector<std::string> seeds;
+    for (const retrieve::FusedHit& hit : seeds_fused) {
+      AISLE_ASSIGN_OR_RETURN(auto product, store_->get_product(hit.product));
+      if (product) seeds.push_back(product->record.id);
+    }
+    const int depth = depth_of(retrieve::kGraphStrategy);
+    retrieve::RankedList list;
+    list.strategy = retrieve::kFoundGraph;
+    for (const retrieve::RelatedHit& hit : related_->expand(seeds, 4 * depth)) {
+      if (static_cast<int>(list.products.size()) >= depth) break;
+      AISLE_ASSIGN_OR_RETURN(auto product, store_->find_product(search.locale, hit.external_id));
+      if (!product || !passes(filter, product->record)) continue;
+      list.products.push_back(product->id);
+      list.scores.push_back(hit.score);
+    }
+    lists.push_back(std::move(list));
+  }
+  if (action.uses(retrieve::kPopularityStrategy)) {
+    const int depth = depth_of(retrieve::kPopularityStrategy);
+    retrieve::RankedList list;
+    list.strategy = retrieve::kFoundPopularity;
+    auto popular = popular_.find(search.locale);
+    if (popular != popular_.end()) {
+      const bool filtered = !filter.brands.empty() || !filter.colors.empty() || !filter.categories.empty() ||
+                            !filter.locales.empty() || filter.min_price || filter.max_price;
+      const std::size_t scan = std::min(popular->second.size(), static_cast<std::size_t>(depth) * 20);
+      for (std::size_t i = 0; i < scan && static_cast<int>(list.products.size()) < depth; ++i) {
+        if (filtered) {
+          AISLE_ASSIGN_OR_RETURN(const bool kept, keep(popular->second[i]));
+          if (!kept) continue;
+        }
+        list.products.push_back(popular->second[i]);
+        list.scores.push_back(static_cast<float>(list.products.size()) * -1.0f);  // rank order
+      }
+    }
+    lists.push_back(std::move(list));
+  }
+  for (const retrieve::RankedList& list : lists) {
+    result.result_counts[static_cast<std::size_t>(std::countr_zero(list.strategy))] = static_cast<int>(list.products.size());
+  }
+  const std::vector<retrieve::FusedHit> fused = retrieve::fuse(lists, static_cast<std::size_t>(std::max(options.k, action.candidates())));
 
   // Documents, in fused order; products gone from the store since indexing are skipped.
   std::vector<const retrieve::FusedHit*> kept;
@@ -185,19 +340,22 @@ Result<CandidateSet> SearchPipeline::retrieve(std::string_view query, const Pipe
     }
   }
   std::vector<Candidate> candidates;
-  const int lexical_index = lexical_bit == retrieve::kFoundLexical ? 0 : 1;
+  const bool lexical_alone = lists.size() == 1 && action.uses(retrieve::kLexicalStrategy);
+  const bool vector_alone = lists.size() == 1 && action.uses(retrieve::kVectorStrategy);
   for (std::size_t i = 0; i < kept.size(); ++i) {
     const retrieve::FusedHit& hit = *kept[i];
     Candidate candidate;
     candidate.document = &out.documents[i];
     candidate.provenance.found_by = hit.found_by;
-    if (lexical_index == 0) {
-      candidate.provenance.lexical_rank = hit.ranks[0];
-    } else {
-      candidate.provenance.structured_rank = hit.ranks[1];
+    candidate.provenance.lexical_rank = hit.ranks[retrieve::kLexicalStrategy];
+    candidate.provenance.structured_rank = hit.ranks[retrieve::kStructuredStrategy];
+    candidate.provenance.vector_rank = hit.ranks[retrieve::kVectorStrategy];
+    // The index's score: the lexical one when both text strategies found it.
+    candidate.provenance.lexical_score = hit.ranks[retrieve::kLexicalStrategy] > 0 ? hit.scores[retrieve::kLexicalStrategy]
+                                                                                    : hit.scores[retrieve::kStructuredStrategy];
+    if (auto memory = memory_scores.find(hit.product.value()); memory != memory_scores.end()) {
+      candidate.memory_score = memory->second;
     }
-    candidate.provenance.vector_rank = hit.ranks[2];
-    candidate.provenance.lexical_score = hit.scores[lexical_index];
     if (vectors_ && has_vector[i]) candidate.vector = std::span<const float>(vectors.data() + i * dim, dim);
     auto stats = product_stats_.find(hit.product.value());
     float count = 0, sum = 0;
@@ -215,11 +373,11 @@ Result<CandidateSet> SearchPipeline::retrieve(std::string_view query, const Pipe
 
     PipelineHit row;
     row.product = hit.product;
-    row.score = use_lexical && lists.size() == 1 ? hit.scores[lexical_index]
-                : !use_lexical                   ? hit.scores[2]
-                                                 : hit.score;
+    row.score = lexical_alone  ? hit.scores[retrieve::kLexicalStrategy]
+                : vector_alone ? hit.scores[retrieve::kVectorStrategy]
+                               : hit.score;
     row.provenance = candidate.provenance;
-    row.vector_score = hit.scores[2];
+    row.vector_score = hit.scores[retrieve::kVectorStrategy];
     auto prior = priors.find(hit.product.value());
     row.prior = prior == priors.end() ? 0.0f : prior->second;
     row.fused_rank = static_cast<int>(i + 1);

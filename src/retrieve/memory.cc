@@ -266,6 +266,35 @@ std::vector<std::string> candidate_queries(text::Analyzer& analyzer, const text:
   return out;
 }
 
+Status add_stored_events(store::Store& store, MemoryIndex* index, MemoryBuildReport* report) {
+  std::unordered_map<std::string, std::unique_ptr<text::Analyzer>> analyzers;
+  std::unordered_map<std::string, std::string> keys;  // "locale\tquery" -> memory key
+  return store.for_each_event(index->last_event_id(), [&](store::StoredEvent&& event) -> Status {
+    ++report->events_read;
+    index->set_last_event_id(event.event_id);
+    if (event.query.empty() || !event.product) {
+      ++report->events_skipped;
+      return Status::ok();
+    }
+    const std::string cache_key = event.locale + '\t' + event.query;
+    auto cached = keys.find(cache_key);
+    if (cached == keys.end()) {
+      auto& analyzer = analyzers[event.locale];
+      if (!analyzer) {
+        auto created = text::Analyzer::create(event.locale);
+        if (!created.is_ok()) {  // a locale no analyzer knows: the event cannot be keyed
+          ++report->events_skipped;
+          return Status::ok();
+        }
+        analyzer = std::move(*created);
+      }
+      cached = keys.emplace(cache_key, memory_key(event.locale, analyzer->terms(event.query))).first;
+    }
+    index->add(cached->second, *event.product, event.type, event.position, event.ts_ms);
+    return Status::ok();
+  });
+}
+
 Result<std::unique_ptr<MemoryIndex>> update_memory_index(store::Store& store, const std::filesystem::path& data_dir,
                                                          const MemoryConfig& config, std::vector<double> propensities,
                                                          const RelevanceScorer* scorer, bool rebuild,
@@ -299,28 +328,7 @@ Result<std::unique_ptr<MemoryIndex>> update_memory_index(store::Store& store, co
     }
     return slot.get();
   };
-  std::unordered_map<std::string, std::string> keys;  // "locale\tquery" -> memory key
-  AISLE_RETURN_IF_ERROR(store.for_each_event(index->last_event_id(), [&](store::StoredEvent&& event) -> Status {
-    ++r.events_read;
-    index->set_last_event_id(event.event_id);
-    if (event.query.empty() || !event.product) {
-      ++r.events_skipped;
-      return Status::ok();
-    }
-    const std::string cache_key = event.locale + '\t' + event.query;
-    auto cached = keys.find(cache_key);
-    if (cached == keys.end()) {
-      auto analyzer = analyzer_for(event.locale);
-      if (!analyzer.is_ok()) {  // a locale no analyzer knows: the event cannot be keyed
-        ++r.events_skipped;
-        return Status::ok();
-      }
-      const std::vector<std::string> terms = (*analyzer)->terms(event.query);
-      cached = keys.emplace(cache_key, memory_key(event.locale, terms)).first;
-    }
-    index->add(cached->second, *event.product, event.type, event.position, event.ts_ms);
-    return Status::ok();
-  }));
+  AISLE_RETURN_IF_ERROR(add_stored_events(store, index.get(), &r));
   if (scorer != nullptr) {
     AISLE_RETURN_IF_ERROR(store.for_each_product([&](store::Product&& product) -> Status {
       if (index->has_engagement(product.id) || index->has_predictions(product.id)) return Status::ok();

@@ -172,6 +172,23 @@ std::array<double, kNumStrategies> share_credit(const PolicyAction& action, std:
   return reward;
 }
 
+QuerySignals query_signals(const QueryAnalysis& analysis, std::string_view locale) {
+  QuerySignals signals;
+  signals.locale = std::string(locale);
+  signals.terms = static_cast<int>(analysis.terms.size());
+  for (const Interpretation& interpretation : analysis.interpretations) {
+    if (interpretation.slots.empty()) continue;
+    signals.slot_confidence = interpretation.likelihood;
+    for (const Slot& slot : interpretation.slots) {
+      signals.brand |= slot.type == "brand";
+      signals.color |= slot.type == "color";
+      signals.category |= slot.type == "category";
+    }
+    break;
+  }
+  return signals;
+}
+
 nlohmann::json policy_config_to_json(const PolicyConfig& c) {
   return {{"algorithm", c.algorithm}, {"depths", c.depths}, {"budget", c.budget}, {"alpha", c.alpha},
           {"noise", c.noise},         {"epsilon", c.epsilon}, {"ridge", c.ridge}};

@@ -139,8 +139,8 @@ Result<std::vector<vector::Neighbor>> VectorStrategy::search(std::string_view qu
 
 std::string strategy_names(std::uint32_t found_by) {
   std::string names;
-  const char* all[] = {"lexical", "structured", "vector"};
-  for (int bit = 0; bit < 3; ++bit) {
+  const char* all[kStrategyBits] = {"lexical", "structured", "vector", "memory", "graph", "popularity"};
+  for (int bit = 0; bit < kStrategyBits; ++bit) {
     if ((found_by & (1u << bit)) == 0) continue;
     if (!names.empty()) names += "+";
     names += all[bit];
@@ -158,7 +158,7 @@ std::vector<FusedHit> fuse(std::span<const RankedList> lists, std::size_t k, dou
       if (hit.found_by & list.strategy) continue;  // a product listed twice by one strategy counts once
       hit.found_by |= list.strategy;
       hit.score += 1.0 / (rrf_k + static_cast<double>(rank + 1));
-      if (bit < 3) {
+      if (bit < kStrategyBits) {
         hit.ranks[bit] = static_cast<int>(rank + 1);
         hit.scores[bit] = rank < list.scores.size() ? list.scores[rank] : 0.0f;
       }

@@ -116,7 +116,7 @@ TEST(CliTest, TrainsTheEncoderAndSearchesByVectorAndHybrid) {
   // With vectors present, the default strategy is the hybrid; each result names its finders.
   RunResult hybrid = run_aisle({"search", "yoga mat", "--data-dir", data, "-k", "10"}, dir);
   ASSERT_EQ(hybrid.exit_code, 0) << hybrid.err;
-  EXPECT_NE(hybrid.out.find("[hybrid]"), std::string::npos) << hybrid.out;
+  EXPECT_NE(hybrid.out.find("[lexical:100+vector:100]"), std::string::npos) << hybrid.out;
   EXPECT_NE(hybrid.out.find("<lexical+vector>"), std::string::npos) << hybrid.out;
   RunResult lexical = run_aisle({"search", "yoga mat", "--data-dir", data, "--strategy", "lexical"}, dir);
   EXPECT_NE(lexical.out.find("<lexical>"), std::string::npos) << lexical.out;
@@ -148,7 +148,7 @@ TEST(CliTest, TrainsTheEncoderAndSearchesByVectorAndHybrid) {
   EXPECT_NE(ranker.out.find("20 rounds"), std::string::npos) << ranker.out;
   RunResult ranked = run_aisle({"search", "yoga mat", "--data-dir", data, "-k", "3", "--explain"}, dir);
   ASSERT_EQ(ranked.exit_code, 0) << ranked.err;
-  EXPECT_NE(ranked.out.find("[hybrid, ranked"), std::string::npos) << ranked.out;
+  EXPECT_NE(ranked.out.find("[lexical:100+vector:100, ranked"), std::string::npos) << ranked.out;
   EXPECT_NE(ranked.out.find("ranker: "), std::string::npos) << ranked.out;
   RunResult ranked_json = run_aisle({"search", "yoga mat", "--data-dir", data, "-k", "3", "--explain", "--json"}, dir);
   ASSERT_EQ(ranked_json.exit_code, 0) << ranked_json.err;
@@ -156,7 +156,7 @@ TEST(CliTest, TrainsTheEncoderAndSearchesByVectorAndHybrid) {
   EXPECT_NE(ranked_json.out.find("\"contributions\""), std::string::npos) << ranked_json.out;
   EXPECT_NE(ranked_json.out.find("\"coverage_title\""), std::string::npos) << ranked_json.out;
   RunResult unranked = run_aisle({"search", "yoga mat", "--data-dir", data, "-k", "3", "--no-rank"}, dir);
-  EXPECT_NE(unranked.out.find("[hybrid]"), std::string::npos) << unranked.out;
+  EXPECT_NE(unranked.out.find("[lexical:100+vector:100]"), std::string::npos) << unranked.out;
   // Only clicks: the labels come from the position-bias-corrected click log.
   RunResult clicks = run_aisle({"--threads", "1", "train", "ranker", "--data-dir", data, "--labels", "clicks",
                                 "--rounds", "5"},
@@ -206,6 +206,20 @@ TEST(CliTest, TrainsRelatedProductsAndServesThemWithDirection) {
   EXPECT_NE(malformed.exit_code, 0);
   EXPECT_NE(malformed.err.find("bad.csv:3:weight"), std::string::npos) << malformed.err;
   EXPECT_EQ(run_aisle({"related", "EN0001", "--data-dir", data}, dir).exit_code, 0);
+  // The graph strategy: related products of the lexical strategy's best candidates.
+  ASSERT_EQ(run_aisle({"index", "--data-dir", data}, dir).exit_code, 0);
+  RunResult graph = run_aisle({"search", "running shoes", "--data-dir", data, "--strategy", "lexical+graph", "-k", "40",
+                               "--filter", "locale=en", "--json"},
+                              dir);
+  ASSERT_EQ(graph.exit_code, 0) << graph.err;
+  EXPECT_NE(graph.out.find("\"strategy\": \"lexical:100+graph:100\""), std::string::npos) << graph.out;
+  EXPECT_NE(graph.out.find("\"found_by\": \"graph\""), std::string::npos) << graph.out;
+  // The bandit's choice among what this directory can run (no vectors: never the vector strategy).
+  RunResult policy = run_aisle({"search", "running shoes", "--data-dir", data, "--strategy", "policy"}, dir);
+  ASSERT_EQ(policy.exit_code, 0) << policy.err;
+  EXPECT_NE(policy.out.find("chosen by linucb after 0 updates"), std::string::npos) << policy.out;
+  EXPECT_EQ(policy.out.find("vector:"), std::string::npos) << policy.out;
+  EXPECT_FALSE(std::filesystem::exists(dir / "data" / "index" / "policy.json"));  // a CLI search learns nothing
 }
 
 TEST(CliTest, BanditSimulationComparesPoliciesWithFixedStrategySubsets) {

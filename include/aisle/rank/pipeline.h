@@ -7,13 +7,24 @@
 // and the per-product engagement statistics behind the product_queries / product_grade
 // features (judgments outside split "test", and feedback events).
 //
-// retrieve() runs the strategies (lexical or structured, and vector when it exists), fuses
-// their lists (reciprocal rank fusion: the order when there is no ranker) and computes every
-// candidate's features in one batch. search() then scores the candidates with the ranker and
+// retrieve() runs the strategies of an action (retrieve::PolicyAction: which strategies, how
+// many candidates each), fuses their lists (reciprocal rank fusion: the order when there is no
+// ranker) and computes every candidate's features in one batch. The six strategies:
+//   lexical     BM25F with the popularity prior (text::InvertedIndex)
+//   structured  query understanding's slots as filters and boosts
+//   vector      k-NN over the product vectors (when the data directory has them)
+//   memory      the query's engagement memory (retrieve::MemoryIndex: <data_dir>/index/memory.bin
+//               or the caller's live one)
+//   graph       related products (BLADE, <data_dir>/models/related.bin) of the other
+//               strategies' best candidates (the first graph_seeds of their fused list)
+//   popularity  the locale's most popular products (newest first among equals)
+// Filters apply to every strategy (memory, graph and popularity candidates are checked
+// against the stored listing). search() then scores the candidates with the ranker and
 // keeps the top k. Without a ranker, or with PipelineOptions::rank = false, the fused order
 // stands.
 //
-// Thread safety: none. The store is one SQLite connection; use one pipeline per thread.
+// Thread safety: none. The store is one SQLite connection; use one pipeline per thread. A
+// caller's memory index (PipelineOptions::memory) must not change during a call.
 #pragma once
 
 #include <cstdint>
@@ -33,6 +44,9 @@
 #include "aisle/models/relevance_classifier.h"
 #include "aisle/rank/ranker.h"
 #include "aisle/retrieve/lexical.h"
+#include "aisle/retrieve/memory.h"
+#include "aisle/retrieve/policy.h"
+#include "aisle/retrieve/related.h"
 #include "aisle/retrieve/vector_strategy.h"
 #include "aisle/store/store.h"
 
@@ -44,10 +58,18 @@ struct PipelineOptions {
   std::string locale = "en";
   int k = 10;
   text::Filter filter;
-  // "auto" (hybrid when product vectors exist, else lexical), "lexical", "structured",
-  // "vector", "hybrid".
+  // "auto" (hybrid when product vectors exist, else lexical), "hybrid" (lexical+vector), or
+  // strategy names joined by '+' ("lexical+memory"), each run at `depth`. Ignored when
+  // `action` is set.
   std::string strategy = "auto";
   int depth = 100;  // candidates per strategy (at least k)
+  // The strategies and depths to run (a policy's choice); unused strategies have depth 0.
+  std::optional<retrieve::PolicyAction> action;
+  // The memory index the memory strategy reads (a server's live one); null: the data
+  // directory's, when it has one.
+  const retrieve::MemoryIndex* memory = nullptr;
+  std::int64_t now_ms = 0;  // the time memory scores decay to; 0: now
+  int graph_seeds = 5;
   int ef = 128;     // HNSW beam width
   bool typos = true;
   bool facets = false;
@@ -73,7 +95,10 @@ struct PipelineHit {
 };
 
 struct PipelineResult {
-  std::string strategy;  // the strategy actually run
+  std::string strategy;  // the strategies actually run, with depths: "lexical:100+vector:100"
+  retrieve::PolicyAction action;  // the same as an action
+  // Candidates each strategy returned (after filters), by retrieve::StrategyIndex.
+  std::array<int, retrieve::kNumStrategies> result_counts{};
   bool ranked = false;   // the ranker ordered the hits
   std::vector<PipelineHit> hits;
   text::SearchResult lexical;  // terms, facets, matched (empty for vector alone)
@@ -112,12 +137,22 @@ class SearchPipeline {
                                 const std::unordered_map<std::uint32_t, float>* exclude = nullptr) const;
   Result<PipelineResult> search(std::string_view query, const PipelineOptions& options) const;
 
+  // The action `options` asks for (options.action, or options.strategy at options.depth).
+  // kBadInput naming an unknown strategy, kNotFound for one the data directory cannot run.
+  Result<retrieve::PolicyAction> action_for(const PipelineOptions& options) const;
+  // The strategies this data directory can run (memory: with `memory`, or its own index).
+  std::array<bool, retrieve::kNumStrategies> available(const retrieve::MemoryIndex* memory = nullptr) const;
+  // The memory key of a query ("locale|terms", the analyzer's terms; memory_key()).
+  Result<std::string> memory_key(std::string_view query, std::string_view locale) const;
+
   const FeatureExtractor& features() const { return *extractor_; }
   const Ranker* ranker() const { return ranker_.get(); }
   // The ESCI classifier when the data directory has one (four classes E, S, C, I), else null.
   const models::RelevanceClassifier* classifier() const { return classifier_.get(); }
   const models::EngagementGraph* engagement_graph() const { return graph_.get(); }
   bool has_vectors() const { return vectors_ != nullptr; }
+  const retrieve::RelatedProducts* related() const { return related_.get(); }
+  const retrieve::MemoryIndex* memory() const { return memory_.get(); }
   store::Store& store() const { return *store_; }
   const retrieve::LexicalCatalog& catalog() const { return catalog_; }
 
@@ -132,6 +167,12 @@ class SearchPipeline {
   // The ESCI classifier (<data_dir>/models/classifier.bin) and its engagement graph.
   std::unique_ptr<models::RelevanceClassifier> classifier_;
   std::unique_ptr<models::EngagementGraph> graph_;
+  std::unique_ptr<retrieve::RelatedProducts> related_;  // <data_dir>/models/related.bin
+  std::unique_ptr<retrieve::MemoryIndex> memory_;       // <data_dir>/index/memory.bin
+  // Per locale: the most popular products, best first (popularity, then newest).
+  std::unordered_map<std::string, std::vector<ProductId>> popular_;
+  // Memory keys need the analyzer's terms; analyzers are made per locale on first use.
+  mutable std::unordered_map<std::string, std::unique_ptr<text::Analyzer>> analyzers_;
 };
 
 // Whether a stored listing passes a filter (the vector strategy filters locale and category

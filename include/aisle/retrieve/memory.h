@@ -136,6 +136,10 @@ struct MemoryBuildReport {
 using RelevanceScorer = std::function<Result<std::vector<double>>(const text::Document& product,
                                                                   std::span<const std::string> queries)>;
 
+// Adds the store's events after index->last_event_id() to `index` (in memory; nothing is
+// saved) and advances the watermark. Counts go to report->events_read / events_skipped.
+Status add_stored_events(store::Store& store, MemoryIndex* index, MemoryBuildReport* report);
+
 // Brings <data_dir>/index/memory.bin up to date with the store's events (only those after
 // its watermark; all of them with rebuild), with position propensities `propensities` (empty:
 // none). With a scorer, products without engagement get predicted entries, once per product

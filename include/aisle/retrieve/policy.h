@@ -39,6 +39,7 @@
 #include <nlohmann/json.hpp>
 
 #include "aisle/core/status.h"
+#include "aisle/retrieve/query_understanding.h"
 
 namespace aisle::retrieve {
 
@@ -60,6 +61,10 @@ struct QuerySignals {
   std::int64_t user_events = -1;  // the user's earlier engagement events; -1 without a user
   std::array<int, kNumStrategies> result_counts{-1, -1, -1, -1, -1, -1};  // last known; -1 unknown
 };
+
+// The signals query understanding gives (locale, terms, the slots of the best interpretation
+// that has any, and its likelihood); frequency, time, user and result counts are left unknown.
+QuerySignals query_signals(const QueryAnalysis& analysis, std::string_view locale);
 
 struct PolicyConfig {
   std::string algorithm = "linucb";  // linucb, thompson, epsilon

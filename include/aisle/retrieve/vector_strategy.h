@@ -72,8 +72,16 @@ class VectorStrategy {
   std::unique_ptr<vector::VectorIndex> index_;
 };
 
-// Strategies that found a candidate, as bits.
-enum StrategyBit : std::uint32_t { kFoundLexical = 1, kFoundStructured = 2, kFoundVector = 4 };
+// Strategies that found a candidate, as bits: bit (1 << s) for retrieve::StrategyIndex s.
+enum StrategyBit : std::uint32_t {
+  kFoundLexical = 1,
+  kFoundStructured = 2,
+  kFoundVector = 4,
+  kFoundMemory = 8,
+  kFoundGraph = 16,
+  kFoundPopularity = 32,
+};
+inline constexpr int kStrategyBits = 6;
 std::string strategy_names(std::uint32_t found_by);  // "lexical+vector"
 
 // One ranked list of a strategy, best first.
@@ -88,8 +96,8 @@ struct FusedHit {
   double score = 0;           // the fused score
   std::uint32_t found_by = 0;  // StrategyBits
   // Rank (1-based, 0 = not found) and score in each strategy's list, by bit index.
-  int ranks[3] = {0, 0, 0};
-  float scores[3] = {0, 0, 0};
+  int ranks[kStrategyBits] = {};
+  float scores[kStrategyBits] = {};
 };
 
 // Reciprocal rank fusion (Cormack et al. 2009): score = sum over lists of 1 / (rrf_k + rank).

@@ -1,0 +1,163 @@
+#include "aisle/rank/result_json.h"
+
+#include <algorithm>
+#include <string>
+
+namespace aisle::rank {
+
+// "brand=Nike", "category=Shoes > Running", "price=10..100", "locale=en",
+// "color=red".
+Status parse_filter(const std::string &text, text::Filter *filter) {
+  auto equals = text.find('=');
+  if (equals == std::string::npos || equals == 0 || equals + 1 == text.size()) {
+    return Status::bad_input("expected KEY=VALUE, found " + text, Where("", 0, "--filter"));
+  }
+  std::string key = text.substr(0, equals);
+  std::string value = text.substr(equals + 1);
+  if (key == "brand") {
+    filter->brands.push_back(value);
+  } else if (key == "color") {
+    filter->colors.push_back(value);
+  } else if (key == "category") {
+    filter->categories.push_back(value);
+  } else if (key == "locale") {
+    AISLE_ASSIGN_OR_RETURN(Locale locale, Locale::parse(value));
+    filter->locales.push_back(locale.code());
+  } else if (key == "price") {
+    auto dots = value.find("..");
+    if (dots == std::string::npos) {
+      return Status::bad_input("expected price=MIN..MAX (either may be empty), found " + value,
+                               Where("", 0, "--filter"));
+    }
+    try {
+      if (dots > 0) filter->min_price = std::stod(value.substr(0, dots));
+      if (dots + 2 < value.size()) filter->max_price = std::stod(value.substr(dots + 2));
+    } catch (const std::exception &) {
+      return Status::bad_input("expected numbers in price=MIN..MAX, found " + value, Where("", 0, "--filter"));
+    }
+  } else {
+    return Status::bad_input("unknown filter " + key + " (expected brand, color, category, locale or price)",
+                             Where("", 0, "--filter"));
+  }
+  return Status::ok();
+}
+
+Result<nlohmann::json> search_result_json(const SearchPipeline &pipeline, std::string_view query,
+                                          const PipelineResult &result, const PipelineOptions &options) {
+  const bool use_lexical = (result.action.mask() & (retrieve::kFoundLexical | retrieve::kFoundStructured)) != 0;
+
+  nlohmann::json out;
+  out["query"] = std::string(query);
+  out["strategy"] = result.strategy;
+  nlohmann::json counts = nlohmann::json::object();
+  for (int s = 0; s < retrieve::kNumStrategies; ++s) {
+    if (result.action.uses(s))
+      counts[std::string(retrieve::strategy_name(s))] = result.result_counts[static_cast<std::size_t>(s)];
+  }
+  out["strategy_results"] = counts;
+  out["ranked"] = result.ranked;
+  out["candidates"] = result.candidates;
+  out["relaxed"] = result.relaxed;
+  nlohmann::json hits = nlohmann::json::array();
+  for (std::size_t rank = 0; rank < result.hits.size(); ++rank) {
+    const rank::PipelineHit &hit = result.hits[rank];
+    AISLE_ASSIGN_OR_RETURN(auto product, pipeline.store().get_product(hit.product));
+    const rank::Provenance &p = hit.provenance;
+    nlohmann::json entry = {
+        {"rank", rank + 1}, {"score", hit.score}, {"found_by", retrieve::strategy_names(p.found_by)}};
+    if (p.found_by & (retrieve::kFoundLexical | retrieve::kFoundStructured)) {
+      entry["lexical_score"] = p.lexical_score;
+      entry["lexical_rank"] = p.lexical_rank > 0 ? p.lexical_rank : p.structured_rank;
+      entry["prior"] = hit.prior;
+    }
+    if (p.found_by & retrieve::kFoundVector) {
+      entry["vector_score"] = hit.vector_score;
+      entry["vector_rank"] = p.vector_rank;
+    }
+    if (hit.ranker_score) {
+      entry["ranker_score"] = *hit.ranker_score;
+      entry["rank_before_ranker"] = hit.fused_rank;
+    }
+    if (hit.esci) {
+      const auto &p_esci = *hit.esci;
+      static const char *kNames[4] = {"E", "S", "C", "I"};
+      const auto best = std::max_element(p_esci.begin(), p_esci.end()) - p_esci.begin();
+      entry["esci"] = {{"label", kNames[best]}, {"E", p_esci[0]}, {"S", p_esci[1]}, {"C", p_esci[2]}, {"I", p_esci[3]}};
+    }
+    if (product) {
+      entry["product_id"] = product->record.id;
+      entry["locale"] = product->record.locale;
+      entry["title"] = product->record.title;
+      entry["brand"] = product->record.brand;
+      if (product->record.price) entry["price"] = *product->record.price;
+      if (options.explain) {
+        nlohmann::json terms = nlohmann::json::array();
+        for (const auto &term :
+             use_lexical ? pipeline.catalog().index->explain(retrieve::to_document(*product), result.lexical.terms)
+                         : std::vector<text::TermExplanation>()) {
+          nlohmann::json fields = nlohmann::json::object();
+          for (int f = 0; f < text::kNumFields; ++f) {
+            if (term.tf[f] == 0) continue;
+            fields[std::string(text::field_name(static_cast<text::Field>(f)))] = {
+                {"tf", term.tf[f]}, {"weighted_tf", term.field_contribution[f]}};
+          }
+          terms.push_back({{"term", term.term},
+                           {"idf", term.idf},
+                           {"weight", term.weight},
+                           {"score", term.score},
+                           {"fields", fields}});
+        }
+        entry["explain"] = terms;
+        if (hit.ranker_score) {
+          nlohmann::json contributions = nlohmann::json::array();
+          for (const auto &[name, value] : hit.contributions)
+            contributions.push_back({{"feature", name}, {"contribution", value}});
+          entry["ranker"] = {
+              {"score", *hit.ranker_score}, {"bias", hit.contribution_bias}, {"contributions", contributions}};
+        }
+        nlohmann::json features = nlohmann::json::object();
+        for (const auto &[name, value] : hit.features) features[name] = value;
+        entry["features"] = features;
+      }
+    }
+    hits.push_back(entry);
+  }
+  out["results"] = hits;
+  nlohmann::json terms = nlohmann::json::array();
+  for (const text::QueryTerm &term : result.lexical.terms) {
+    nlohmann::json entry = {{"term", term.term}, {"df", term.df}, {"idf", term.idf}, {"weight", term.weight}};
+    if (!term.expanded_from.empty()) {
+      entry["expanded_from"] = term.expanded_from;
+      entry["edits"] = term.edits;
+    }
+    terms.push_back(entry);
+  }
+  out["terms"] = terms;
+  nlohmann::json interpretations = nlohmann::json::array();
+  for (const retrieve::Interpretation &interpretation : result.analysis.interpretations) {
+    nlohmann::json slots = nlohmann::json::array();
+    for (const retrieve::Slot &slot : interpretation.slots) {
+      slots.push_back(
+          {{"type", slot.type}, {"value", slot.value}, {"phrase", slot.phrase}, {"likelihood", slot.likelihood}});
+    }
+    interpretations.push_back(
+        {{"likelihood", interpretation.likelihood}, {"slots", slots}, {"remainder", interpretation.remainder}});
+  }
+  if ((options.explain || result.action.uses(retrieve::kStructuredStrategy)) &&
+      !result.analysis.interpretations.empty()) {
+    out["interpretations"] = interpretations;
+  }
+  if (options.facets) {
+    nlohmann::json facets = nlohmann::json::object();
+    for (const auto &[name, values] : result.lexical.facets) {
+      nlohmann::json list = nlohmann::json::array();
+      for (const auto &value : values) list.push_back({{"value", value.value}, {"count", value.count}});
+      facets[name] = list;
+    }
+    out["facets"] = facets;
+    out["matched"] = result.lexical.matched;
+  }
+  return out;
+}
+
+}  // namespace aisle::rank
