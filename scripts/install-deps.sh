@@ -18,6 +18,8 @@ packages=(
   libtorch-dev libgloo-dev libopenblas0-openmp libhnswlib-dev libfaiss-dev
   # rank: LambdaMART through the XGBoost C API (the xgboost package carries the CMake config)
   libxgboost-dev xgboost
+  # server: HTTP; the page's end-to-end test drives Debian's Chromium
+  libcpp-httplib-dev chromium
   # peers measured side by side in evaluations and benchmarks
   libxapian-dev
   # tests and benchmarks

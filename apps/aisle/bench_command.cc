@@ -19,6 +19,7 @@
 #include "aisle/eval/lexical_bench.h"
 #include "aisle/eval/rank_bench.h"
 #include "aisle/eval/vector_bench.h"
+#include "aisle/server/bench_serve.h"
 #include "commands.h"
 
 namespace aisle::cli {
@@ -190,11 +191,27 @@ Command add_bench(CLI::App& app) {
   ranking->add_option("--rounds", rank_args->rounds, "Boosting rounds of the model")->capture_default_str();
   ranking->add_option("--out", *lexical_out, "Write the JSON report here");
 
-  return [args, ingest, lexical, lexical_args, lexical_out, vectors, vector_args, vector_encoder, ranking,
-          rank_args](const Context& context) -> Status {
+  CLI::App* serving = app.add_subcommand(
+      "serve", "The HTTP server under load over loopback: QPS and p50/p99 latency of GET /search at 1 and 2 cores");
+  auto serve_args = std::make_shared<server::ServeBenchOptions>();
+  serving->add_option("--data-dir", serve_args->data_dir, "Data directory to serve")->required();
+  serving->add_option("--queries", serve_args->queries, "Query mix, one a line (default: the store's judged queries)");
+  serving->add_option("--locale", serve_args->locale, "Locale of the queries")->capture_default_str();
+  serving->add_option("--strategy", serve_args->strategy,
+                      "Strategies to run instead of the policy's choice (e.g. lexical: lexical + rank)");
+  serving->add_option("-k,--k", serve_args->k, "Results per search")->capture_default_str();
+  serving->add_option("--clients", serve_args->clients, "Concurrent keep-alive clients")->capture_default_str();
+  serving->add_option("--seconds", serve_args->seconds, "Measured seconds per run")->capture_default_str();
+  serving->add_option("--cores", serve_args->cores, "Cores the server is pinned to, one run each")->capture_default_str();
+  serving->add_option("--out", *lexical_out, "Write the JSON report here");
+
+  return [args, ingest, lexical, lexical_args, lexical_out, vectors, vector_args, vector_encoder, ranking, rank_args, serving,
+          serve_args](const Context& context) -> Status {
     if (ingest->parsed()) return run_bench(context, *args);
     nlohmann::json report;
-    if (ranking->parsed()) {
+    if (serving->parsed()) {
+      AISLE_ASSIGN_OR_RETURN(report, server::run_serve_bench(context, *serve_args));
+    } else if (ranking->parsed()) {
       AISLE_ASSIGN_OR_RETURN(report, eval::run_rank_bench(context, *rank_args));
     } else if (vectors->parsed()) {
       AISLE_RETURN_IF_ERROR(vector_encoder->resolve());

@@ -59,5 +59,6 @@ Command add_bench(CLI::App& app);
 Command add_eval(CLI::App& app);
 Command add_classify(CLI::App& app);
 Command add_related(CLI::App& app);
+Command add_serve(CLI::App& app);
 
 }  // namespace aisle::cli

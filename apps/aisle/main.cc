@@ -39,8 +39,9 @@ int main(int argc, char** argv) {
       cli::add_classify);
   add("related", "Related products of a product (after `aisle train related`): directed, so a phone's case, not a case's phone",
       cli::add_related);
+  add("serve", "Serve the HTTP JSON API and the search page (docs/api.md)", cli::add_serve);
   add("eval", "Evaluations on held-out data that write a JSON report (relevance, rank, esci, multilingual, related)", cli::add_eval);
-  add("bench", "Benchmarks that write a JSON report (ingest, lexical, vector)", cli::add_bench);
+  add("bench", "Benchmarks that write a JSON report (ingest, lexical, vector, rank, serve)", cli::add_bench);
 
   try {
     app.parse(argc, argv);

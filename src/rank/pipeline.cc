@@ -36,6 +36,7 @@ SearchPipeline::~SearchPipeline() = default;
 Result<std::unique_ptr<SearchPipeline>> SearchPipeline::open(const std::filesystem::path& data_dir,
                                                              const Context& context, bool load_ranker) {
   auto pipeline = std::unique_ptr<SearchPipeline>(new SearchPipeline());
+  pipeline->data_dir_ = data_dir;
   store::StoreOptions store_options;
   store_options.read_only = true;
   AISLE_ASSIGN_OR_RETURN(pipeline->store_, store::Store::open(data_dir, store_options));
@@ -89,6 +90,14 @@ Result<std::unique_ptr<SearchPipeline>> SearchPipeline::open(const std::filesyst
     stats.grade_sum += pair.grade;
   }
   return pipeline;
+}
+
+Status SearchPipeline::reload_lexical() {
+  AISLE_ASSIGN_OR_RETURN(retrieve::LexicalCatalog catalog, retrieve::open_lexical(data_dir_));
+  auto extractor = std::make_unique<FeatureExtractor>(*catalog.index);
+  catalog_ = std::move(catalog);
+  extractor_ = std::move(extractor);
+  return Status::ok();
 }
 
 Result<retrieve::PolicyAction> SearchPipeline::action_for(const PipelineOptions& options) const {

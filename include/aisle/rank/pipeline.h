@@ -145,6 +145,10 @@ class SearchPipeline {
   // The memory key of a query ("locale|terms", the analyzer's terms; memory_key()).
   Result<std::string> memory_key(std::string_view query, std::string_view locale) const;
 
+  // Reopens the lexical index and query understanding (after update_index() committed new
+  // products). The feature extractor follows the new index.
+  Status reload_lexical();
+
   const FeatureExtractor& features() const { return *extractor_; }
   const Ranker* ranker() const { return ranker_.get(); }
   // The ESCI classifier when the data directory has one (four classes E, S, C, I), else null.
@@ -158,6 +162,7 @@ class SearchPipeline {
 
  private:
   SearchPipeline() = default;
+  std::filesystem::path data_dir_;
   std::unique_ptr<store::Store> store_;
   retrieve::LexicalCatalog catalog_;
   std::unique_ptr<retrieve::VectorStrategy> vectors_;

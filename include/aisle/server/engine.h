@@ -1,0 +1,123 @@
+// Engine: a data directory served, behind the HTTP API (server/http.h) and testable without it.
+//
+// Every request is JSON in, (status, JSON) out; the HTTP layer only moves bytes. The engine
+// holds:
+//   - a pool of search pipelines (rank::SearchPipeline, one per concurrent search: a pipeline
+//     is single-threaded), each with its own read-only store connection;
+//   - one writable store for product upserts and feedback events (writes are serialized);
+//   - the live memory index (retrieve::MemoryIndex, caught up from the store after every
+//     event batch; searches read it under a shared lock);
+//   - the bandit (rank::OnlinePolicy): every search without an explicit strategy runs the
+//     strategies it chooses, and events naming the search's id reward it.
+// Product upserts are written to the store and the lexical index is brought up to date
+// (retrieve::update_index) before the reply, so they are searchable right after; pipelines
+// reopen the index on their next search. Vectors for new products wait for `aisle index`.
+//
+// Errors: a Reply with status 400 (bad input: {"error": {"code": "bad_input", "message",
+// "field"}}; field is the offending request field, or "body:LINE:field" for a record of a
+// batch), 404 (unknown product or a missing model), 500 only for failures of the machine
+// (I/O, a damaged file). close() settles the bandit and saves the policy and the memory index.
+// Thread-safe.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "aisle/core/context.h"
+#include "aisle/core/status.h"
+#include "aisle/rank/online.h"
+#include "aisle/rank/pipeline.h"
+#include "aisle/retrieve/memory.h"
+#include "aisle/store/store.h"
+
+namespace aisle::server {
+
+struct EngineOptions {
+  std::filesystem::path data_dir;
+  int pipelines = 2;         // concurrent searches
+  int max_k = 100;           // largest k a search may ask for
+  std::size_t max_batch = 10000;  // records per write request
+  std::size_t max_query_bytes = 1000;
+  rank::OnlineOptions online;
+};
+
+struct Reply {
+  int status = 200;
+  nlohmann::json body;
+};
+
+// The reply for a failed Status: 400 for kBadInput (with "field" when the Status names one),
+// 404 for kNotFound, 500 otherwise.
+Reply error_reply(const Status& status);
+Reply error_reply(int http_status, std::string_view code, std::string_view message, std::string_view field = {});
+
+class Engine {
+ public:
+  // kNotFound when the data directory has no index (`aisle ingest`, `aisle index`).
+  static Result<std::unique_ptr<Engine>> open(const EngineOptions& options, const Context& context);
+  ~Engine();
+
+  // {"query" (required), "locale" ("en"), "k" (10), "filters": ["brand=Nike", ...] or one
+  // string, "explain" (false), "facets" (true), "strategy" (optional: run these strategies
+  // instead of the policy's choice; docs/api.md)}. Numbers and booleans may be strings (a
+  // GET's parameters). The reply is rank::search_result_json() plus "search_id" and "policy".
+  Reply search(const nlohmann::json& request);
+  // The k (1..max_k) related products of a product (its external id) with titles.
+  Reply related(const std::string& product_id, const std::string& locale, int k);
+  // {"query", "product_id", "locale"} -> the ESCI label and probabilities.
+  Reply classify(const nlohmann::json& request);
+  Reply product(const std::string& product_id, const std::string& locale);
+  // A batch of products: a JSON array of catalog objects (docs/formats.md), or
+  // {"products": [...]}. All or nothing; the reply counts them and the index update.
+  Reply upsert_products(const nlohmann::json& request);
+  // A batch of feedback events: an array (or {"events": [...]}) of event objects
+  // (docs/formats.md) with an optional "search_id" from a /search reply. All or nothing: the
+  // reply (200) comes after the store has committed them.
+  Reply add_events(const nlohmann::json& request);
+  Reply health();
+  // Gauges for /metrics: (name, help, value).
+  std::vector<std::tuple<std::string, std::string, double>> gauges();
+
+  // Settles every pending search, saves the policy and the memory index. Idempotent.
+  Status close();
+
+ private:
+  struct Slot {
+    std::unique_ptr<rank::SearchPipeline> pipeline;
+    std::int64_t generation = 0;
+  };
+  class Lease;
+  explicit Engine(const EngineOptions& options, const Context& context);
+  Result<Lease> acquire();
+  void release(Slot slot);
+  Result<nlohmann::json> run_search(const nlohmann::json& request);
+
+  EngineOptions options_;
+  const Context& context_;
+  std::mutex pool_mutex_;
+  std::condition_variable pool_ready_;
+  std::vector<Slot> free_;
+  std::atomic<std::int64_t> generation_{0};  // bumped by every index update
+
+  std::mutex write_mutex_;  // the writable store and index updates
+  std::unique_ptr<store::Store> store_;
+  std::shared_mutex memory_mutex_;
+  std::unique_ptr<retrieve::MemoryIndex> memory_;
+  std::unique_ptr<rank::OnlinePolicy> policy_;
+  std::atomic<std::int64_t> documents_{0};
+  std::atomic<std::int64_t> events_stored_{0};
+  std::atomic<std::int64_t> products_written_{0};
+  bool closed_ = false;
+};
+
+}  // namespace aisle::server

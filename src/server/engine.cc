@@ -1,0 +1,454 @@
+#include "aisle/server/engine.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <set>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "aisle/core/locale.h"
+#include "aisle/io/byte_source.h"
+#include "aisle/io/readers.h"
+#include "aisle/io/utf8.h"
+#include "aisle/rank/clicks.h"
+#include "aisle/rank/result_json.h"
+#include "aisle/retrieve/lexical.h"
+
+namespace aisle::server {
+
+namespace {
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+Status field_error(std::string_view field, std::string message) {
+  return Status::bad_input(std::move(message), Where("", 0, std::string(field)));
+}
+
+// Request fields. A GET's parameters arrive as strings, so numbers and booleans may be strings.
+Result<std::string> string_field(const nlohmann::json& request, std::string_view key, std::string fallback, bool required,
+                                 std::size_t max_bytes) {
+  auto found = request.find(key);
+  if (found == request.end() || found->is_null()) {
+    if (required) return field_error(key, std::string(key) + " is required");
+    return fallback;
+  }
+  if (!found->is_string()) return field_error(key, std::string(key) + " must be a string");
+  std::string value = found->get<std::string>();
+  if (io::find_invalid_utf8(value)) return field_error(key, std::string(key) + " is not valid UTF-8");
+  if (value.size() > max_bytes) return field_error(key, fmt::format("{} is longer than {} bytes", key, max_bytes));
+  if (required && value.empty()) return field_error(key, std::string(key) + " must not be empty");
+  return value;
+}
+
+Result<int> int_field(const nlohmann::json& request, std::string_view key, int fallback, int low, int high) {
+  auto found = request.find(key);
+  if (found == request.end() || found->is_null()) return fallback;
+  double value = 0;
+  if (found->is_number()) {
+    value = found->get<double>();
+  } else if (found->is_string()) {
+    const std::string text = found->get<std::string>();
+    char* end = nullptr;
+    value = std::strtod(text.c_str(), &end);
+    if (text.empty() || end != text.c_str() + text.size()) return field_error(key, std::string(key) + " must be a number");
+  } else {
+    return field_error(key, std::string(key) + " must be a number");
+  }
+  if (!std::isfinite(value) || value != std::floor(value) || value < low || value > high) {
+    return field_error(key, fmt::format("{} must be an integer in {}..{}", key, low, high));
+  }
+  return static_cast<int>(value);
+}
+
+Result<bool> bool_field(const nlohmann::json& request, std::string_view key, bool fallback) {
+  auto found = request.find(key);
+  if (found == request.end() || found->is_null()) return fallback;
+  if (found->is_boolean()) return found->get<bool>();
+  if (found->is_string()) {
+    const std::string text = found->get<std::string>();
+    if (text == "true" || text == "1" || text.empty()) return true;
+    if (text == "false" || text == "0") return false;
+  }
+  return field_error(key, std::string(key) + " must be true or false");
+}
+
+// A batch: an array, or an object holding one under `key`.
+Result<const nlohmann::json*> batch_field(const nlohmann::json& request, std::string_view key, std::size_t max_batch) {
+  const nlohmann::json* batch = &request;
+  if (request.is_object()) {
+    auto found = request.find(key);
+    if (found == request.end()) return field_error(key, std::string(key) + " is required (an array of objects)");
+    batch = &*found;
+  }
+  if (!batch->is_array()) return field_error(key, std::string(key) + " must be an array of objects");
+  if (batch->empty()) return field_error(key, std::string(key) + " must not be empty");
+  if (batch->size() > max_batch) return field_error(key, fmt::format("{} holds more than {} records", key, max_batch));
+  for (std::size_t i = 0; i < batch->size(); ++i) {
+    if (!(*batch)[i].is_object()) return Status::bad_input("a record must be an object", Where("body", i + 1, std::string(key)));
+  }
+  return batch;
+}
+
+// The records of a batch as JSONL (line i = record i), for the file readers, which validate
+// every field and name body:LINE:field.
+std::string to_jsonl(const nlohmann::json& batch) {
+  std::string text;
+  for (const nlohmann::json& record : batch) {
+    text += record.dump(-1, ' ', false, nlohmann::json::error_handler_t::strict);
+    text += '\n';
+  }
+  return text;
+}
+
+template <typename Record, typename Open>
+Result<std::vector<Record>> read_batch(const std::string& jsonl, io::Format format, Open open) {
+  io::ReaderOptions options;
+  options.format = format;
+  AISLE_ASSIGN_OR_RETURN(auto reader, open(io::memory_source("body", jsonl), options));
+  std::vector<Record> records;
+  Record record;
+  while (true) {
+    AISLE_ASSIGN_OR_RETURN(const bool more, reader->next(&record));
+    if (!more) break;
+    records.push_back(std::move(record));
+  }
+  return records;
+}
+
+}  // namespace
+
+Reply error_reply(int http_status, std::string_view code, std::string_view message, std::string_view field) {
+  Reply reply;
+  reply.status = http_status;
+  reply.body = {{"error", {{"code", code}, {"message", message}}}};
+  if (!field.empty()) reply.body["error"]["field"] = field;
+  return reply;
+}
+
+Reply error_reply(const Status& status) {
+  const Where& where = status.where();
+  std::string field = where.field;
+  if (!where.file.empty() || where.line > 0) field = where.to_string();
+  switch (status.code()) {
+    case StatusCode::kBadInput: return error_reply(400, "bad_input", status.message(), field);
+    case StatusCode::kNotFound: return error_reply(404, "not_found", status.message(), field);
+    default: return error_reply(500, std::string(status_code_name(status.code())), status.message());
+  }
+}
+
+// A pipeline checked out of the pool; returned on destruction.
+class Engine::Lease {
+ public:
+  Lease(Engine* engine, Slot slot) : engine_(engine), slot_(std::move(slot)) {}
+  Lease(Lease&& other) noexcept : engine_(std::exchange(other.engine_, nullptr)), slot_(std::move(other.slot_)) {}
+  ~Lease() {
+    if (engine_ != nullptr) engine_->release(std::move(slot_));
+  }
+  rank::SearchPipeline& operator*() { return *slot_.pipeline; }
+  rank::SearchPipeline* operator->() { return slot_.pipeline.get(); }
+  Slot& slot() { return slot_; }
+
+ private:
+  Engine* engine_;
+  Slot slot_;
+};
+
+Engine::Engine(const EngineOptions& options, const Context& context) : options_(options), context_(context) {}
+
+Engine::~Engine() { (void)close(); }
+
+Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& options, const Context& context) {
+  if (options.pipelines < 1) return Status::bad_input("pipelines must be >= 1");
+  auto engine = std::unique_ptr<Engine>(new Engine(options, context));
+  for (int i = 0; i < options.pipelines; ++i) {
+    AISLE_ASSIGN_OR_RETURN(auto pipeline, rank::SearchPipeline::open(options.data_dir, context));
+    if (i == 0) engine->documents_ = pipeline->catalog().index->stats().documents;
+    engine->free_.push_back(Slot{std::move(pipeline), 0});
+  }
+  AISLE_ASSIGN_OR_RETURN(engine->store_, store::Store::open(options.data_dir));
+  // The memory index, caught up with events stored since it was saved.
+  retrieve::MemoryBuildReport report;
+  AISLE_ASSIGN_OR_RETURN(engine->memory_, rank::update_memory(*engine->store_, options.data_dir, false, context, &report, nullptr));
+  AISLE_ASSIGN_OR_RETURN(engine->policy_, rank::OnlinePolicy::open(options.data_dir, options.online, context.seed()));
+  AISLE_ASSIGN_OR_RETURN(store::StoreStats stats, engine->store_->stats());
+  engine->events_stored_ = stats.events;
+  return engine;
+}
+
+Result<Engine::Lease> Engine::acquire() {
+  Slot slot;
+  {
+    std::unique_lock lock(pool_mutex_);
+    pool_ready_.wait(lock, [&] { return !free_.empty(); });
+    slot = std::move(free_.back());
+    free_.pop_back();
+  }
+  Lease lease(this, std::move(slot));
+  // A write committed products since this pipeline opened the index: reopen it.
+  if (const std::int64_t generation = generation_.load(); lease.slot().generation != generation) {
+    AISLE_RETURN_IF_ERROR(lease->reload_lexical());
+    lease.slot().generation = generation;
+  }
+  return lease;
+}
+
+void Engine::release(Slot slot) {
+  {
+    std::lock_guard lock(pool_mutex_);
+    free_.push_back(std::move(slot));
+  }
+  pool_ready_.notify_one();
+}
+
+Result<nlohmann::json> Engine::run_search(const nlohmann::json& request) {
+  if (!request.is_object()) return field_error("body", "the request must be a JSON object");
+  rank::PipelineOptions options;
+  AISLE_ASSIGN_OR_RETURN(const std::string query, string_field(request, "query", "", true, options_.max_query_bytes));
+  AISLE_ASSIGN_OR_RETURN(const std::string locale_text, string_field(request, "locale", "en", false, 64));
+  auto locale = Locale::parse(locale_text);
+  if (!locale.is_ok()) return field_error("locale", locale.status().message());
+  options.locale = locale->code();
+  AISLE_ASSIGN_OR_RETURN(options.k, int_field(request, "k", 10, 1, options_.max_k));
+  AISLE_ASSIGN_OR_RETURN(options.explain, bool_field(request, "explain", false));
+  AISLE_ASSIGN_OR_RETURN(options.facets, bool_field(request, "facets", true));
+  AISLE_ASSIGN_OR_RETURN(const std::string strategy, string_field(request, "strategy", "", false, 200));
+  if (auto filters = request.find("filters"); filters != request.end() && !filters->is_null()) {
+    std::vector<std::string> list;
+    if (filters->is_string()) {
+      list.push_back(filters->get<std::string>());
+    } else if (filters->is_array()) {
+      for (const nlohmann::json& f : *filters) {
+        if (!f.is_string()) return field_error("filters", "filters must be strings KEY=VALUE");
+        list.push_back(f.get<std::string>());
+      }
+    } else {
+      return field_error("filters", "filters must be a list of strings KEY=VALUE");
+    }
+    for (const std::string& filter : list) {
+      Status parsed = rank::parse_filter(filter, &options.filter);
+      if (!parsed.is_ok()) return field_error("filters", parsed.message());
+    }
+  }
+
+  AISLE_ASSIGN_OR_RETURN(Lease pipeline, acquire());
+  const std::int64_t now = now_ms();
+  std::shared_lock memory_lock(memory_mutex_);
+  options.memory = memory_.get();
+  options.now_ms = now;
+  std::optional<rank::OnlineDecision> decision;
+  std::string chosen_by;
+  if (strategy.empty()) {
+    AISLE_ASSIGN_OR_RETURN(decision, policy_->choose(*pipeline, query, options.locale, memory_.get(), now));
+    options.action = decision->action;
+    chosen_by = policy_->config().algorithm;
+  } else {
+    options.strategy = strategy;
+    options.depth = std::max(options.k, 100);
+  }
+  auto result = pipeline->search(query, options);
+  if (!result.is_ok()) {
+    if (result.status().code() == StatusCode::kBadInput && !strategy.empty()) return field_error("strategy", result.status().message());
+    return result.status();
+  }
+  AISLE_ASSIGN_OR_RETURN(nlohmann::json out, rank::search_result_json(*pipeline, query, *result, options));
+  memory_lock.unlock();
+  if (decision) {
+    policy_->record(*decision, *result, now);
+    out["search_id"] = decision->search_id;
+    out["policy"] = chosen_by;
+  }
+  AISLE_RETURN_IF_ERROR(policy_->settle(now, false));
+  return out;
+}
+
+Reply Engine::search(const nlohmann::json& request) {
+  auto out = run_search(request);
+  if (!out.is_ok()) return error_reply(out.status());
+  return Reply{200, std::move(*out)};
+}
+
+Reply Engine::related(const std::string& product_id, const std::string& locale, int k) {
+  if (k < 1 || k > options_.max_k) return error_reply(400, "bad_input", fmt::format("k must be in 1..{}", options_.max_k), "k");
+  auto lease = acquire();
+  if (!lease.is_ok()) return error_reply(lease.status());
+  rank::SearchPipeline& pipeline = **lease;
+  if (pipeline.related() == nullptr) {
+    return error_reply(404, "not_found", "this data directory has no related-products model (run `aisle train related`)");
+  }
+  auto hits = pipeline.related()->top_k(product_id, k);
+  if (!hits.is_ok()) return error_reply(hits.status());
+  nlohmann::json list = nlohmann::json::array();
+  for (const retrieve::RelatedHit& hit : *hits) {
+    nlohmann::json entry = {{"product_id", hit.external_id}, {"score", hit.score}};
+    auto product = pipeline.store().find_product(locale, hit.external_id);
+    if (!product.is_ok()) return error_reply(product.status());
+    if (*product) {
+      entry["title"] = (*product)->record.title;
+      entry["brand"] = (*product)->record.brand;
+      if ((*product)->record.price) entry["price"] = *(*product)->record.price;
+    }
+    list.push_back(std::move(entry));
+  }
+  return Reply{200, {{"product_id", product_id}, {"related", std::move(list)}}};
+}
+
+Reply Engine::classify(const nlohmann::json& request) {
+  if (!request.is_object()) return error_reply(400, "bad_input", "the request must be a JSON object", "body");
+  auto query = string_field(request, "query", "", true, options_.max_query_bytes);
+  if (!query.is_ok()) return error_reply(query.status());
+  auto product_id = string_field(request, "product_id", "", true, 256);
+  if (!product_id.is_ok()) return error_reply(product_id.status());
+  auto locale = string_field(request, "locale", "en", false, 64);
+  if (!locale.is_ok()) return error_reply(locale.status());
+  auto lease = acquire();
+  if (!lease.is_ok()) return error_reply(lease.status());
+  rank::SearchPipeline& pipeline = **lease;
+  if (pipeline.classifier() == nullptr) {
+    return error_reply(404, "not_found", "this data directory has no ESCI classifier (run `aisle train classifier`)");
+  }
+  auto product = pipeline.store().find_product(*locale, *product_id);
+  if (!product.is_ok()) return error_reply(product.status());
+  if (!*product) return error_reply(404, "not_found", "no product " + *product_id + " in locale " + *locale, "product_id");
+  const text::Document document = retrieve::to_document(**product);
+  const models::PairInput pair{*query, *locale, &document};
+  auto predicted = pipeline.classifier()->predict(std::span<const models::PairInput>(&pair, 1), pipeline.engagement_graph());
+  if (!predicted.is_ok()) return error_reply(predicted.status());
+  static const char* kNames[4] = {"E", "S", "C", "I"};
+  const auto& p = *predicted;
+  const auto best = std::max_element(p.begin(), p.begin() + 4) - p.begin();
+  return Reply{200,
+               {{"query", *query}, {"product_id", *product_id}, {"locale", *locale}, {"label", kNames[best]},
+                {"probabilities", {{"E", p[0]}, {"S", p[1]}, {"C", p[2]}, {"I", p[3]}}}}};
+}
+
+Reply Engine::product(const std::string& product_id, const std::string& locale) {
+  std::lock_guard lock(write_mutex_);
+  auto product = store_->find_product(locale, product_id);
+  if (!product.is_ok()) return error_reply(product.status());
+  if (!*product) return error_reply(404, "not_found", "no product " + product_id + " in locale " + locale, "id");
+  const io::ProductRecord& r = (*product)->record;
+  nlohmann::json out = {{"id", r.id},         {"locale", r.locale}, {"title", r.title},       {"description", r.description},
+                        {"bullets", r.bullets}, {"brand", r.brand}, {"color", r.color},       {"category", r.category}};
+  nlohmann::json attributes = nlohmann::json::object();
+  for (const auto& [name, value] : r.attributes) attributes[name] = value;
+  out["attributes"] = attributes;
+  if (r.price) out["price"] = *r.price;
+  if (r.popularity) out["popularity"] = *r.popularity;
+  if (!r.group.empty()) out["group"] = r.group;
+  return Reply{200, std::move(out)};
+}
+
+Reply Engine::upsert_products(const nlohmann::json& request) {
+  auto batch = batch_field(request, "products", options_.max_batch);
+  if (!batch.is_ok()) return error_reply(batch.status());
+  auto records = read_batch<io::ProductRecord>(to_jsonl(**batch), io::Format::kCatalogJsonl,
+                                               [](auto source, const io::ReaderOptions& o) { return io::open_product_reader(std::move(source), o); });
+  if (!records.is_ok()) return error_reply(records.status());
+  std::lock_guard lock(write_mutex_);
+  auto write = [&]() -> Result<retrieve::IndexUpdateReport> {
+    AISLE_ASSIGN_OR_RETURN(const std::int64_t run, store_->begin_run("api", "products", "catalog-jsonl"));
+    Status written = store_->write_products(run, *records, static_cast<std::int64_t>(records->size()));
+    AISLE_RETURN_IF_ERROR(store_->finish_run(run, written.is_ok(), written.is_ok() ? "" : written.message()));
+    AISLE_RETURN_IF_ERROR(written);
+    retrieve::IndexUpdateReport report;
+    AISLE_RETURN_IF_ERROR(retrieve::update_index(*store_, context_, options_.data_dir, {}, &report));
+    return report;
+  };
+  auto report = write();
+  if (!report.is_ok()) return error_reply(report.status());
+  // Pipelines reopen the index on their next checkout.
+  ++generation_;
+  documents_ = report->documents;
+  products_written_ += static_cast<std::int64_t>(records->size());
+  return Reply{200,
+               {{"written", records->size()}, {"index", {{"added", report->added}, {"updated", report->updated},
+                                                         {"documents", report->documents}, {"seconds", report->seconds}}}}};
+}
+
+Reply Engine::add_events(const nlohmann::json& request) {
+  auto batch = batch_field(request, "events", options_.max_batch);
+  if (!batch.is_ok()) return error_reply(batch.status());
+  // search_id is the API's own field: taken out before the events reader sees the records.
+  nlohmann::json events = **batch;
+  std::vector<std::string> search_ids;
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    std::string id;
+    if (auto found = events[i].find("search_id"); found != events[i].end()) {
+      if (!found->is_string() && !found->is_null()) return error_reply(Status::bad_input("search_id must be a string", Where("body", i + 1, "search_id")));
+      if (found->is_string()) id = found->get<std::string>();
+      events[i].erase("search_id");
+    }
+    search_ids.push_back(std::move(id));
+  }
+  auto records = read_batch<io::EventRecord>(to_jsonl(events), io::Format::kEventsJsonl,
+                                             [](auto source, const io::ReaderOptions& o) { return io::open_event_reader(std::move(source), o); });
+  if (!records.is_ok()) return error_reply(records.status());
+  std::lock_guard lock(write_mutex_);
+  auto write = [&]() -> Status {
+    AISLE_ASSIGN_OR_RETURN(const std::int64_t run, store_->begin_run("api", "events", "events-jsonl"));
+    Status written = store_->write_events(run, *records, static_cast<std::int64_t>(records->size()));
+    AISLE_RETURN_IF_ERROR(store_->finish_run(run, written.is_ok(), written.is_ok() ? "" : written.message()));
+    return written;
+  };
+  Status written = write();
+  if (!written.is_ok()) return error_reply(written);
+  events_stored_ += static_cast<std::int64_t>(records->size());
+  // Stored: from here on the batch is acknowledged. The memory index and the bandit learn it.
+  retrieve::MemoryBuildReport report;
+  {
+    std::unique_lock memory_lock(memory_mutex_);
+    Status caught_up = retrieve::add_stored_events(*store_, memory_.get(), &report);
+    if (!caught_up.is_ok()) return error_reply(caught_up);
+  }
+  std::int64_t rewarded = 0;
+  for (std::size_t i = 0; i < records->size(); ++i) {
+    if (search_ids[i].empty()) continue;
+    const io::EventRecord& event = (*records)[i];
+    auto product = store_->find_product(event.locale, event.product_id);
+    if (!product.is_ok()) return error_reply(product.status());
+    if (*product && policy_->reward(search_ids[i], (*product)->id, event.type)) ++rewarded;
+  }
+  Status settled = policy_->settle(now_ms(), false);
+  if (!settled.is_ok()) return error_reply(settled);
+  return Reply{200, {{"stored", records->size()}, {"rewarded", rewarded}, {"memory_events", report.events_read}}};
+}
+
+Reply Engine::health() {
+  return Reply{200, {{"status", "ok"}, {"documents", documents_.load()}, {"events", events_stored_.load()}}};
+}
+
+std::vector<std::tuple<std::string, std::string, double>> Engine::gauges() {
+  std::vector<std::tuple<std::string, std::string, double>> out;
+  out.emplace_back("aisle_index_documents", "Live documents in the lexical index", static_cast<double>(documents_.load()));
+  out.emplace_back("aisle_events_stored", "Feedback events in the store", static_cast<double>(events_stored_.load()));
+  out.emplace_back("aisle_products_written", "Products written through the API since start",
+                   static_cast<double>(products_written_.load()));
+  {
+    std::shared_lock lock(memory_mutex_);
+    out.emplace_back("aisle_memory_queries", "Queries in the memory index", static_cast<double>(memory_->num_keys()));
+    out.emplace_back("aisle_memory_entries", "Query-product entries in the memory index", static_cast<double>(memory_->num_entries()));
+  }
+  const rank::OnlineStats stats = policy_->stats();
+  out.emplace_back("aisle_policy_searches", "Searches whose strategies the policy chose since start", static_cast<double>(stats.searches));
+  out.emplace_back("aisle_policy_updates", "Policy updates (settled searches), all time", static_cast<double>(stats.updates));
+  out.emplace_back("aisle_policy_pending", "Searches awaiting feedback", static_cast<double>(stats.pending));
+  out.emplace_back("aisle_policy_rewarded_events", "Events credited to a search since start", static_cast<double>(stats.rewarded_events));
+  return out;
+}
+
+Status Engine::close() {
+  std::lock_guard lock(write_mutex_);
+  if (closed_) return Status::ok();
+  closed_ = true;
+  AISLE_RETURN_IF_ERROR(policy_->settle(now_ms(), true));
+  AISLE_RETURN_IF_ERROR(policy_->save());
+  std::unique_lock memory_lock(memory_mutex_);
+  return memory_->save(retrieve::memory_path(options_.data_dir));
+}
+
+}  // namespace aisle::server
