@@ -397,14 +397,17 @@ Reply Engine::add_events(const nlohmann::json& request) {
   };
   Status written = write();
   if (!written.is_ok()) return error_reply(written);
-  events_stored_ += static_cast<std::int64_t>(records->size());
-  // Stored: from here on the batch is acknowledged. The memory index and the bandit learn it.
+  // Committed: from here on the batch is acknowledged. The memory index and the bandit learn
+  // it; the memory index reads exactly the rows this batch added (writes are serialized), so
+  // its count tells stored events from duplicates the store already had (same session, time,
+  // type, product, query and position).
   retrieve::MemoryBuildReport report;
   {
     std::unique_lock memory_lock(memory_mutex_);
     Status caught_up = retrieve::add_stored_events(*store_, memory_.get(), &report);
     if (!caught_up.is_ok()) return error_reply(caught_up);
   }
+  events_stored_ += report.events_read;
   std::int64_t rewarded = 0;
   for (std::size_t i = 0; i < records->size(); ++i) {
     if (search_ids[i].empty()) continue;
@@ -415,7 +418,10 @@ Reply Engine::add_events(const nlohmann::json& request) {
   }
   Status settled = policy_->settle(now_ms(), false);
   if (!settled.is_ok()) return error_reply(settled);
-  return Reply{200, {{"stored", records->size()}, {"rewarded", rewarded}, {"memory_events", report.events_read}}};
+  return Reply{200,
+               {{"stored", report.events_read},
+                {"duplicates", static_cast<std::int64_t>(records->size()) - report.events_read},
+                {"rewarded", rewarded}}};
 }
 
 Reply Engine::health() {

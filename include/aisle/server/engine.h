@@ -82,7 +82,8 @@ class Engine {
   Reply upsert_products(const nlohmann::json& request);
   // A batch of feedback events: an array (or {"events": [...]}) of event objects
   // (docs/formats.md) with an optional "search_id" from a /search reply. All or nothing: the
-  // reply (200) comes after the store has committed them.
+  // reply (200) comes after the store has committed them: {"stored", "duplicates" (events the
+  // store already had, ignored), "rewarded" (events credited to their search)}.
   Reply add_events(const nlohmann::json& request);
   Reply health();
   // Gauges for /metrics: (name, help, value).

@@ -1,0 +1,324 @@
+// The HTTP API end to end over loopback: reads, keyed writes, bad input, limits, overload, and
+// a bounded soak of concurrent writes and reads.
+#include "aisle/server/http.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "aisle/rank/clicks.h"
+#include "aisle/retrieve/lexical.h"
+#include "aisle/server/engine.h"
+#include "test_util.h"
+
+#include <httplib.h>
+
+namespace aisle::server {
+namespace {
+
+constexpr const char* kKey = "test-key-0123456789abcdef";
+
+// A data directory with a small catalog and an index.
+void make_data_dir(const std::filesystem::path& dir) {
+  auto store = store::Store::open(dir);
+  ASSERT_TRUE(store.is_ok());
+  std::vector<io::ProductRecord> products;
+  const char* kinds[] = {"Desk Lamp", "Garden Hose", "Running Shoes", "Yoga Mat"};
+  const char* brands[] = {"Lumo", "Aqua", "Stridex"};
+  for (int i = 0; i < 24; ++i) {
+    io::ProductRecord p;
+    p.id = "P" + std::to_string(i);
+    p.locale = "en";
+    p.title = std::string(kinds[i % 4]) + " Model " + std::to_string(i);
+    p.brand = brands[i % 3];
+    p.category = {"Home", kinds[i % 4]};
+    p.price = 10.0 + i;
+    p.popularity = i;
+    products.push_back(p);
+  }
+  auto run = (*store)->begin_run("catalog", "catalog", "catalog-jsonl");
+  ASSERT_TRUE((*store)->write_products(*run, products, 24).is_ok());
+  retrieve::IndexUpdateReport report;
+  ASSERT_TRUE(retrieve::update_index(**store, Context::for_tests(), dir, {}, &report).is_ok());
+}
+
+class HttpTest : public ::testing::Test {
+ protected:
+  void start(ServeOptions serve = {}) {
+    make_data_dir(dir_.path());
+    EngineOptions options;
+    options.data_dir = dir_.path();
+    options.pipelines = 2;
+    options.online.feedback_window_ms = 60000;
+    auto engine = Engine::open(options, Context::for_tests());
+    ASSERT_TRUE(engine.is_ok()) << engine.status().to_string();
+    engine_ = std::move(*engine);
+    serve.port = 0;
+    serve.api_key = kKey;
+    server_ = std::make_unique<HttpServer>(*engine_, serve);
+    auto port = server_->bind();
+    ASSERT_TRUE(port.is_ok());
+    port_ = *port;
+    thread_ = std::thread([this] { served_ = server_->serve(); });
+  }
+  void TearDown() override { stop(); }
+  void stop() {
+    if (server_) server_->stop();
+    if (thread_.joinable()) thread_.join();
+    if (engine_) {
+      EXPECT_TRUE(engine_->close().is_ok());
+    }
+  }
+  httplib::Client client() {
+    httplib::Client c("127.0.0.1", port_);
+    c.set_read_timeout(20, 0);
+    return c;
+  }
+  static nlohmann::json json(const httplib::Result& r) { return nlohmann::json::parse(r->body, nullptr, false); }
+  static std::string event(const std::string& product, const std::string& type, const std::string& search_id = "",
+                           std::int64_t ts = 1795341600) {
+    nlohmann::json e = {{"ts", ts}, {"session", "s"}, {"query", "desk lamp"}, {"locale", "en"},
+                        {"product_id", product}, {"type", type}, {"position", 1}};
+    if (!search_id.empty()) e["search_id"] = search_id;
+    return e.dump();
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<HttpServer> server_;
+  std::thread thread_;
+  Status served_;
+  int port_ = 0;
+};
+
+TEST_F(HttpTest, SearchesLearnsFromKeyedFeedbackAndTakesNewProducts) {
+  start();
+  auto c = client();
+  auto page = c.Get("/");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200);
+  EXPECT_NE(page->body.find("<form id=\"search-form\""), std::string::npos);
+
+  auto found = c.Get("/search?query=desk%20lamp&k=5");
+  ASSERT_TRUE(found);
+  ASSERT_EQ(found->status, 200) << found->body;
+  const nlohmann::json body = json(found);
+  ASSERT_EQ(body["results"].size(), 5u);
+  EXPECT_EQ(body["policy"], "linucb");
+  const std::string search_id = body["search_id"];
+  const std::string first = body["results"][0]["product_id"];
+  EXPECT_TRUE(body.contains("facets"));
+
+  const std::string events = "{\"events\": [" + event(first, "click", search_id) + "," + event(first, "purchase", search_id) + "]}";
+  auto anonymous = c.Post("/events", events, "application/json");
+  ASSERT_TRUE(anonymous);
+  EXPECT_EQ(anonymous->status, 401);
+  auto wrong = c.Post("/events", httplib::Headers{{"X-API-Key", "test-key-0123456789abcdeX"}}, events, "application/json");
+  EXPECT_EQ(wrong->status, 401);
+  auto stored = c.Post("/events", httplib::Headers{{"Authorization", std::string("Bearer ") + kKey}}, events, "application/json");
+  ASSERT_TRUE(stored);
+  ASSERT_EQ(stored->status, 200) << stored->body;
+  EXPECT_EQ(json(stored)["stored"], 2);
+  EXPECT_EQ(json(stored)["duplicates"], 0);
+  EXPECT_EQ(json(stored)["rewarded"], 2);
+  // The same batch again: the store has those events; nothing is counted twice.
+  auto again = c.Post("/events", httplib::Headers{{"X-API-Key", kKey}}, events, "application/json");
+  ASSERT_EQ(again->status, 200);
+  EXPECT_EQ(json(again)["stored"], 0);
+  EXPECT_EQ(json(again)["duplicates"], 2);
+  // The memory index learned the purchase: the memory strategy finds the product now.
+  auto memory = c.Get("/search?query=Desk+Lamp&strategy=memory&k=3");
+  ASSERT_EQ(memory->status, 200) << memory->body;
+  ASSERT_EQ(json(memory)["results"].size(), 1u);
+  EXPECT_EQ(json(memory)["results"][0]["product_id"], first);
+
+  // A new product is searchable right after the upsert's reply.
+  const std::string product = R"([{"id": "NEW", "locale": "en", "title": "Zorblax quantum kettle", "price": 12.5}])";
+  auto upsert = c.Post("/products", httplib::Headers{{"X-API-Key", kKey}}, product, "application/json");
+  ASSERT_EQ(upsert->status, 200) << upsert->body;
+  for (int i = 0; i < 3; ++i) {  // every pipeline of the pool
+    auto kettle = c.Get("/search?query=zorblax&strategy=lexical");
+    ASSERT_EQ(kettle->status, 200);
+    ASSERT_EQ(json(kettle)["results"].size(), 1u);
+    EXPECT_EQ(json(kettle)["results"][0]["product_id"], "NEW");
+  }
+  auto listing = c.Get("/products/NEW?locale=en");
+  ASSERT_EQ(listing->status, 200);
+  EXPECT_EQ(json(listing)["title"], "Zorblax quantum kettle");
+  EXPECT_EQ(c.Get("/products/NOPE")->status, 404);
+  EXPECT_EQ(c.Get("/related/P1")->status, 404);  // no related-products model here
+  EXPECT_EQ(json(c.Get("/health"))["status"], "ok");
+
+  auto metrics = c.Get("/metrics");
+  ASSERT_EQ(metrics->status, 200);
+  EXPECT_NE(metrics->body.find("aisle_http_requests_total{route=\"/events\",status=\"401\"} 2"), std::string::npos) << metrics->body;
+  EXPECT_NE(metrics->body.find("aisle_events_stored 2"), std::string::npos);
+  EXPECT_NE(metrics->body.find("aisle_index_documents 25"), std::string::npos);
+  EXPECT_NE(metrics->body.find("aisle_http_request_duration_ms_bucket{route=\"/search\",le=\"+Inf\"}"), std::string::npos);
+
+  // Shutdown settles the search and saves the policy with its update.
+  stop();
+  auto policy = retrieve::Policy::load(rank::policy_path(dir_.path()));
+  ASSERT_TRUE(policy.is_ok());
+  EXPECT_GE((*policy)->updates(), 1);
+}
+
+TEST_F(HttpTest, BadRequestsGetClearFourHundredsAndTheServerStaysUp) {
+  ServeOptions serve;
+  serve.max_body_bytes = 64 * 1024;
+  start(serve);
+  auto c = client();
+  const httplib::Headers key{{"X-API-Key", kKey}};
+  struct Case {
+    std::string path, body;
+    int status;
+    std::string field;
+  };
+  const std::vector<Case> cases = {
+      {"/search", "{\"query\": ", 400, "body"},                      // bad JSON
+      {"/search", "{\"query\": 42}", 400, "query"},                  // wrong type
+      {"/search", "{\"query\": \"lamp\", \"k\": 1e9}", 400, "k"},    // huge value
+      {"/search", "{\"query\": \"lamp\", \"k\": -1}", 400, "k"},
+      {"/search", "{\"query\": \"lamp\", \"filters\": [\"size=9\"]}", 400, "filters"},
+      {"/search", "{\"query\": \"lamp\", \"locale\": \"xx-!!\"}", 400, "locale"},
+      {"/search", "{\"query\": \"lamp\", \"strategy\": \"telepathy\"}", 400, "strategy"},
+      {"/search", std::string("{\"query\": \"l\xff\"}"), 400, "body"},  // invalid UTF-8
+      {"/search", std::string(40, '[') + std::string(40, ']'), 400, "body"},  // nested too deep
+      {"/search", "\"just a string\"", 400, "body"},
+      {"/events", "{\"events\": [{\"ts\": 1, \"session\": \"s\", \"product_id\": \"P1\", \"type\": \"teleport\"}]}", 400, "body:1:type"},
+      {"/events", "{\"events\": [{\"ts\": 1, \"session\": \"s\", \"product_id\": \"P1\", \"type\": \"click\", \"colour\": 1}]}", 400, "body:1:colour"},
+      {"/events", "{\"events\": [{\"ts\": 1, \"product_id\": \"P1\", \"type\": \"click\", \"search_id\": 7}]}", 400, "body:1:search_id"},
+      {"/events", "{\"events\": []}", 400, "events"},
+      {"/products", "[{\"id\": \"X\", \"title\": \"t\", \"price\": \"cheap\"}]", 400, "body:1:price"},
+      {"/products", "[{\"id\": \"X\", \"title\": \"t\", \"price\": 1e400}]", 400, "body"},
+      {"/classify", "{\"product_id\": \"P1\"}", 400, "query"},
+  };
+  for (const Case& test : cases) {
+    auto reply = c.Post(test.path, key, test.body, "application/json");
+    ASSERT_TRUE(reply) << test.body;
+    EXPECT_EQ(reply->status, test.status) << test.path << " " << test.body << " -> " << reply->body;
+    const nlohmann::json body = json(reply);
+    ASSERT_TRUE(body.is_object()) << reply->body;
+    EXPECT_EQ(body["error"].value("field", ""), test.field) << test.body << " -> " << reply->body;
+  }
+  auto huge = c.Post("/events", key, std::string(100 * 1024, ' '), "application/json");
+  ASSERT_TRUE(huge);
+  EXPECT_EQ(huge->status, 413);
+  EXPECT_EQ(json(huge)["error"]["code"], "payload_too_large");
+  EXPECT_EQ(c.Get("/search?query=lamp&k=abc")->status, 400);
+  EXPECT_EQ(c.Get("/search?query=%FF")->status, 400);
+  EXPECT_EQ(c.Get("/nowhere")->status, 404);
+  // Nothing of the refused writes was stored; the server still answers.
+  EXPECT_EQ(json(c.Get("/health"))["events"], 0);
+  EXPECT_EQ(c.Get("/search?query=lamp")->status, 200);
+}
+
+TEST_F(HttpTest, AConnectionQueuedTooLongIsAnsweredTooManyRequests) {
+  ServeOptions serve;
+  serve.threads = 1;
+  serve.io_timeout_s = 1;
+  serve.queue_wait_ms = 200;
+  start(serve);
+  // A silent connection holds the only worker until its read times out (1 s).
+  const int idle = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(port_));
+  ::inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
+  ASSERT_EQ(::connect(idle, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  auto c = client();
+  auto shed = c.Get("/health");
+  ASSERT_TRUE(shed);
+  EXPECT_EQ(shed->status, 429);
+  EXPECT_EQ(shed->get_header_value("Retry-After"), "1");
+  ::close(idle);
+  auto c2 = client();
+  EXPECT_EQ(c2.Get("/health")->status, 200);  // a fresh connection is served at once
+}
+
+TEST_F(HttpTest, SoakOfConcurrentWritesAndReadsLosesNoAcknowledgedEventAndNoFiveHundreds) {
+  start();
+  std::atomic<std::int64_t> acknowledged{0}, server_errors{0}, other{0}, searches{0};
+  std::atomic<bool> done{false};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < 3; ++w) {
+    threads.emplace_back([&, w] {
+      auto c = client();
+      int batch = 0;
+      while (!done) {
+        std::string events = "{\"events\": [";
+        const int n = 1 + (batch++ % 5);
+        for (int i = 0; i < n; ++i) {
+          // Distinct times: the store ignores exact duplicates.
+          events += (i ? "," : "") + event("P" + std::to_string((w * 7 + i) % 24), i % 2 ? "click" : "impression", "",
+                                           1795341600 + w * 10000000 + batch * 10 + i);
+        }
+        events += "]}";
+        auto reply = c.Post("/events", httplib::Headers{{"X-API-Key", kKey}}, events, "application/json");
+        if (!reply) continue;  // not acknowledged: not counted
+        if (reply->status == 200) {
+          acknowledged += n;
+        } else if (reply->status >= 500) {
+          ++server_errors;
+        } else {
+          ++other;
+        }
+      }
+    });
+  }
+  for (int r = 0; r < 3; ++r) {
+    threads.emplace_back([&, r] {
+      auto c = client();
+      const char* queries[] = {"desk+lamp", "garden+hose", "running+shoes", "yoga+mat", "lamp"};
+      int i = r;
+      while (!done) {
+        auto reply = c.Get(std::string("/search?k=5&query=") + queries[i++ % 5]);
+        if (!reply) continue;
+        if (reply->status >= 500) ++server_errors;
+        else if (reply->status == 200) ++searches;
+        else ++other;
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  done = true;
+  for (std::thread& t : threads) t.join();
+  stop();
+  EXPECT_EQ(server_errors, 0);
+  EXPECT_EQ(other, 0);
+  EXPECT_GT(acknowledged, 0);
+  EXPECT_GT(searches, 0);
+  auto store = store::Store::open(dir_.path(), store::StoreOptions{.read_only = true});
+  ASSERT_TRUE(store.is_ok());
+  auto stats = (*store)->stats();
+  ASSERT_TRUE(stats.is_ok());
+  EXPECT_EQ(stats->events, acknowledged.load());
+  // The memory index saved at shutdown has every stored event.
+  auto memory = retrieve::MemoryIndex::load(retrieve::memory_path(dir_.path()));
+  ASSERT_TRUE(memory.is_ok());
+  EXPECT_EQ((*memory)->events(), acknowledged.load());
+}
+
+TEST(ConstantTimeEqual, ComparesWholeStrings) {
+  EXPECT_TRUE(constant_time_equal("abc", "abc"));
+  EXPECT_FALSE(constant_time_equal("abc", "abd"));
+  EXPECT_FALSE(constant_time_equal("abc", "ab"));
+  EXPECT_FALSE(constant_time_equal("ab", "abc"));
+  EXPECT_FALSE(constant_time_equal("", "a"));
+  EXPECT_TRUE(constant_time_equal("", ""));
+}
+
+}  // namespace
+}  // namespace aisle::server
