@@ -26,6 +26,19 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 
+# Node.js runs the page's browser test (Debian's nodejs + npm, unless a node is already there).
+if ! command -v npm >/dev/null 2>&1; then packages+=(nodejs npm); fi
+
+# playwright-core (the browser test's driver, pinned in tests/browser/package-lock.json) from
+# the npm registry; it drives Debian's chromium and downloads no browser of its own.
+root="$(cd "$(dirname "$0")/.." && pwd)"
+install_node_modules() {
+  if [ ! -f "$root/tests/browser/node_modules/playwright-core/package.json" ]; then
+    echo "install-deps: npm ci in tests/browser"
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix "$root/tests/browser" --no-audit --no-fund --loglevel=error
+  fi
+}
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -35,6 +48,7 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"
+  install_node_modules
   exit 0
 fi
 
@@ -49,3 +63,4 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get -o DPkg::Lock::Timeout=600 update -q
 $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${missing[@]}"
+install_node_modules

@@ -1,0 +1,106 @@
+// The search page end to end: `aisle serve` on a data directory built from the bundled sample,
+// driven in headless Chromium (Debian's chromium package, through playwright-core).
+// Environment: AISLE_BIN (the aisle binary), AISLE_SAMPLE_DIR (data/sample), CHROMIUM (optional).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const aisle = process.env.AISLE_BIN;
+const sample = process.env.AISLE_SAMPLE_DIR;
+const chromiumPath = process.env.CHROMIUM || "/usr/bin/chromium";
+const key = "browser-test-key-0123456789";
+let dir, server, base, browser;
+
+function run(...args) {
+  execFileSync(aisle, ["--threads", "1", "--log-level", "warn", ...args], { stdio: ["ignore", "ignore", "inherit"] });
+}
+
+async function health() {
+  const response = await fetch(base + "/health");
+  return response.json();
+}
+
+before(async () => {
+  assert.ok(aisle && existsSync(aisle), "AISLE_BIN must name the aisle binary");
+  assert.ok(existsSync(chromiumPath), `no Chromium at ${chromiumPath} (scripts/install-deps.sh installs it)`);
+  dir = mkdtempSync(join(tmpdir(), "aisle-browser-"));
+  const data = join(dir, "data");
+  run("ingest", "--data-dir", data, "--catalog", join(sample, "catalog.jsonl"), "--judgments", join(sample, "judgments.csv"));
+  run("index", "--data-dir", data);
+  run("train", "classifier", "--data-dir", data, "--epochs", "2", "--buckets", "8192");
+  run("train", "related", "--data-dir", data, "--edges", join(sample, "related.csv"), "--epochs", "3", "--dim", "16", "--batch-size", "128");
+  server = spawn(aisle, ["--threads", "1", "serve", "--data-dir", data, "--listen", "127.0.0.1:0"],
+                 { env: { ...process.env, AISLE_API_KEY: key }, stdio: ["ignore", "pipe", "inherit"] });
+  base = await new Promise((resolve, reject) => {
+    let out = "";
+    server.stdout.on("data", (chunk) => {
+      out += chunk;
+      const match = out.match(/listening on (http:\/\/[0-9.]+:\d+)\//);
+      if (match) resolve(match[1]);
+    });
+    server.on("exit", (code) => reject(new Error(`aisle serve exited with ${code}: ${out}`)));
+  });
+  browser = await chromium.launch({ executablePath: chromiumPath, args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] });
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (server && server.exitCode === null) {
+    const exited = new Promise((resolve) => server.on("exit", resolve));
+    server.kill("SIGTERM");
+    assert.equal(await exited, 0, "aisle serve stops cleanly on SIGTERM");
+  }
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test("search, filter by a facet, open related products, and send feedback", async () => {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on("pageerror", (error) => errors.push(error.message));
+  await page.goto(base + "/");
+  await page.fill("#query", "running shoes");
+  await page.press("#query", "Enter");
+  await page.waitForSelector("#results li.result");
+
+  // Results: title, brand and price, an ESCI badge, and "found by" chips.
+  const titles = await page.locator("#results li.result .title").allInnerTexts();
+  assert.ok(titles.some((title) => /Running Shoes/i.test(title)), titles.join(" | "));
+  const first = page.locator("#results li.result").first();
+  assert.match(await first.locator(".meta").innerText(), /\$\d+\.\d\d/);
+  assert.match(await first.locator(".badge.esci").innerText(), /^[ESCI]$/);
+  assert.ok((await first.locator(".chip.found-by").count()) >= 1);
+  assert.match(await page.locator("#summary").innerText(), /results for “running shoes”/);
+
+  // A brand facet: every result has that brand afterwards.
+  const facet = page.locator('#facets button.facet[data-filter^="brand="]').first();
+  const filter = await facet.getAttribute("data-filter");
+  const brand = filter.slice("brand=".length);
+  await facet.click();
+  await page.waitForSelector("#active-filters .active-filter");
+  await page.waitForFunction(() => document.querySelector("#summary").textContent.includes("results for"));
+  const metas = await page.locator("#results li.result .meta").allInnerTexts();
+  assert.ok(metas.length > 0);
+  for (const meta of metas) assert.ok(meta.startsWith(brand), `${meta} should be by ${brand}`);
+
+  // Related products of a result.
+  await page.locator("#results li.result .show-related").first().click();
+  await page.waitForSelector("#related-list .related-item");
+  assert.ok((await page.locator("#related-list .related-item").count()) >= 1);
+
+  // A click and an add-to-cart go back as feedback events and are stored.
+  const before = (await health()).events;
+  await page.fill("#api-key", key);
+  await page.dispatchEvent("#api-key", "change");
+  await page.locator("#results li.result .title").first().click();
+  await page.waitForFunction(() => document.querySelector("#status").textContent.includes("click on"));
+  assert.match(await page.locator("#status").innerText(), /stored$/);
+  await page.locator("#results li.result .add-to-cart").first().click();
+  await page.waitForFunction(() => document.querySelector("#status").textContent.includes("add_to_cart on"));
+  assert.match(await page.locator("#status").innerText(), /stored$/);
+  assert.equal((await health()).events, before + 2);
+  assert.deepEqual(errors, []);
+});
