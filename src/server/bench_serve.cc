@@ -95,6 +95,7 @@ Result<nlohmann::json> run_serve_bench(const Context& context, const ServeBenchO
       clients.emplace_back([&, c] {
         httplib::Client client("127.0.0.1", port);
         client.set_keep_alive(true);
+        client.set_tcp_nodelay(true);
         client.set_read_timeout(30, 0);
         std::mt19937_64 rng(context.seed() + static_cast<std::uint64_t>(c));
         std::uniform_int_distribution<std::size_t> pick(0, queries.size() - 1);

@@ -225,6 +225,7 @@ struct HttpServer::Impl {
     http.set_write_timeout(options.io_timeout_s, 0);
     http.set_keep_alive_timeout(5);
     http.set_keep_alive_max_count(1000);
+    http.set_tcp_nodelay(true);  // replies go out whole at once (no 40 ms delayed-ACK stalls)
 
     http.set_pre_routing_handler([this](const httplib::Request&, httplib::Response& res) {
       tls_request_start = Clock::now();
