@@ -234,4 +234,36 @@ void add_blade_options(CLI::App* app, models::BladeConfig* c, models::BladeTrain
       ->capture_default_str();
 }
 
+void add_aligner_options(CLI::App* app, models::AlignerConfig* c, models::AlignerTrainOptions* t) {
+  app->add_option("--dim", c->dim, "Vector size of each layer")->capture_default_str()->check(CLI::Range(4, 4096));
+  app->add_option("--cap", c->cap, "Sampled neighbours per entity")->capture_default_str()->check(CLI::Range(1, 4096));
+  app->add_flag("--inverse-multiplicity,!--uniform-sampling", c->inverse_multiplicity,
+                "Sample neighbours with weight 1 / (neighbours sharing the relation), or uniformly")
+      ->capture_default_str();
+  app->add_flag("--self-attention,!--no-self-attention", c->self_attention, "Attention over relations and neighbours")
+      ->capture_default_str();
+  app->add_flag("--cross-attention,!--no-cross-attention", c->cross_attention, "Cross-graph attention re-scoring")
+      ->capture_default_str();
+  app->add_option("--rerank", c->rerank, "Candidates per query the cross-graph attention re-scores")
+      ->capture_default_str()->check(CLI::Range(1, 10000));
+  app->add_option("--epochs", t->epochs, "Training epochs")->capture_default_str()->check(CLI::Range(0, 10000));
+  app->add_option("--batch-size", t->batch_size, "Seed links per batch")->capture_default_str()->check(CLI::Range(1, 1 << 20));
+  app->add_option("--learning-rate", t->learning_rate, "Adam learning rate")->capture_default_str();
+  app->add_option("--hard-negatives", t->hard_negatives, "Nearest-neighbour negatives per link and side")
+      ->capture_default_str()->check(CLI::Range(0, 10000));
+  app->add_flag("--all-negatives,!--hard-negatives-only", t->all_negatives,
+                "Every entity of the other graph a negative (standardized margins) instead of nearest + random ones")
+      ->capture_default_str();
+  app->add_option("--scale", t->scale, "Scale of the margins inside the soft maximum")->capture_default_str();
+  app->add_option("--margin", t->margin, "Margin of the loss (cosine units)")->capture_default_str();
+  app->add_option("--bootstrap-rounds", t->bootstrap_rounds, "Self-training rounds (mutual nearest pairs join the seeds)")
+      ->capture_default_str()->check(CLI::Range(0, 100));
+  app->add_option("--bootstrap-epochs", t->bootstrap_epochs, "Epochs after each bootstrapping round")
+      ->capture_default_str()->check(CLI::Range(0, 10000));
+  app->add_option("--validation-fraction", t->validation_fraction, "Seeds held out to choose weights and the threshold")
+      ->capture_default_str()->check(CLI::Range(0.0, 0.9));
+  app->add_option("--target-precision", t->target_precision, "Precision the reported threshold reaches on validation links")
+      ->capture_default_str()->check(CLI::Range(0.0, 1.0));
+}
+
 }  // namespace aisle::cli

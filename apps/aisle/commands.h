@@ -12,6 +12,7 @@
 #include "aisle/core/context.h"
 #include "aisle/core/status.h"
 #include "aisle/models/blade.h"
+#include "aisle/models/entity_aligner.h"
 #include "aisle/models/relevance_classifier.h"
 #include "aisle/models/text_encoder.h"
 
@@ -49,6 +50,8 @@ void add_classifier_options(CLI::App* app, ClassifierArgs* args);
 
 // BLADE's shape and training options, shared by `train related` and `eval related`.
 void add_blade_options(CLI::App* app, models::BladeConfig* config, models::BladeTrainOptions* training);
+// The EntityAligner's options, shared by `aisle align` and `aisle eval align`.
+void add_aligner_options(CLI::App* app, models::AlignerConfig* config, models::AlignerTrainOptions* training);
 
 Command add_ingest(CLI::App& app);
 Command add_train(CLI::App& app);
@@ -60,5 +63,6 @@ Command add_eval(CLI::App& app);
 Command add_classify(CLI::App& app);
 Command add_related(CLI::App& app);
 Command add_serve(CLI::App& app);
+Command add_align(CLI::App& app);
 
 }  // namespace aisle::cli

@@ -7,8 +7,10 @@
 #include <nlohmann/json.hpp>
 
 #include "aisle/core/files.h"
+#include "aisle/eval/align.h"
 #include "aisle/eval/bandit.h"
 #include "aisle/eval/esci.h"
+#include "aisle/eval/match.h"
 #include "aisle/eval/rank.h"
 #include "aisle/eval/related.h"
 #include "aisle/eval/relevance.h"
@@ -23,6 +25,7 @@ void print_report(const nlohmann::json& report) {
   auto row = [](const std::string& name, const nlohmann::json& metrics) {
     std::string cells;
     for (const auto& [metric, value] : metrics.items()) {
+      if (value.is_object()) continue;
       if (value.is_number_float()) cells += fmt::format("  {}={:.4f}", metric, value.get<double>());
       else cells += fmt::format("  {}={}", metric, value.dump());
     }
@@ -58,6 +61,9 @@ Command add_eval(CLI::App& app) {
     eval::RelatedEvalOptions related;
     eval::BanditOpeOptions ope;
     eval::BanditSimOptions sim;
+    eval::AlignEvalOptions align;
+    eval::MatchEvalOptions match;
+    bool no_names = false;
     std::string policies = "linucb,thompson,epsilon";
     std::string methods;
     std::string out;
@@ -160,9 +166,34 @@ Command add_eval(CLI::App& app) {
       ->capture_default_str();
   sim->add_option("--out", args->out, "Report JSON (the reward and regret SVG goes next to it)")->required();
 
-  return [args, relevance, rank, esci, multilingual, related, ope, sim, on_epoch](const Context& context) -> Status {
+  CLI::App* align = app.add_subcommand(
+      "align", "Entity alignment of two knowledge graphs (DBP15K/OpenEA folders): Hits@1/10, MRR, PR-AUC, with ablations");
+  align->add_option("--train", args->align.train, "Seed links (left key TAB right key) to train on")->required();
+  align->add_option("--test", args->align.test, "Test links")->required();
+  align->add_option("--left", args->align.left, "Left graph folder (default: the folder of --train, side 1)");
+  align->add_option("--right", args->align.right, "Right graph folder (default: the folder of --train, side 2)");
+  align->add_flag("--no-names", args->no_names, "Structure only: ignore the names file");
+  align->add_option("--methods", args->methods,
+                    "Comma-separated subset of full,no_cross_attention,no_self_attention,uniform_sampling,no_names");
+  add_aligner_options(align, &args->align.config, &args->align.training);
+  align->add_option("--out", args->out, "Report JSON")->required();
+
+  CLI::App* match = app.add_subcommand(
+      "match", "Product record matching between two catalogs (labelled pairs): F1 and PR-AUC vs a title-Jaccard baseline");
+  match->add_option("--train", args->match.train, "Labelled pairs to train on (serialized pairs, or a pairs CSV)")->required();
+  match->add_option("--dev", args->match.dev, "Validation pairs: the epoch and the threshold are chosen here")->required();
+  match->add_option("--test", args->match.test, "Test pairs")->required();
+  match->add_option("--epochs", args->match.training.epochs, "Training epochs")->capture_default_str()->check(CLI::Range(1, 1000));
+  match->add_option("--batch-size", args->match.training.batch_size, "Pairs per batch")->capture_default_str()->check(CLI::Range(1, 1 << 16));
+  match->add_option("--learning-rate", args->match.training.learning_rate, "Adam learning rate")->capture_default_str();
+  match->add_option("--dim", args->match.config.embedding_dim, "Token embedding size")->capture_default_str()->check(CLI::Range(2, 4096));
+  match->add_option("--hidden", args->match.config.hidden, "Comparison width")->capture_default_str()->check(CLI::Range(2, 4096));
+  match->add_option("--max-tokens", args->match.config.max_tokens, "Tokens kept per field")->capture_default_str()->check(CLI::Range(1, 4096));
+  match->add_option("--out", args->out, "Report JSON")->required();
+
+  return [args, relevance, rank, esci, multilingual, related, ope, sim, align, match, on_epoch](const Context& context) -> Status {
     if (!relevance->parsed() && !rank->parsed() && !esci->parsed() && !multilingual->parsed() && !related->parsed() && !ope->parsed() &&
-        !sim->parsed()) {
+        !sim->parsed() && !align->parsed() && !match->parsed()) {
       return Status::bad_input("unknown evaluation task");
     }
     auto on_classifier_epoch = [](const std::string& phase, int epoch, double loss, double seconds) {
@@ -171,7 +202,19 @@ Command add_eval(CLI::App& app) {
     args->classifier.training.on_epoch = on_classifier_epoch;
     AISLE_RETURN_IF_ERROR(args->encoder.resolve());
     nlohmann::json report;
-    if (ope->parsed()) {
+    if (match->parsed()) {
+      args->match.training.on_epoch = [](int epoch, double loss, double validation_ap, double seconds) {
+        say("match epoch {}: loss {:.4f}, validation PR-AUC {:.4f}, {:.1f} s", epoch, loss, validation_ap, seconds);
+      };
+      AISLE_ASSIGN_OR_RETURN(report, eval::evaluate_match(context, args->match));
+    } else if (align->parsed()) {
+      args->align.names = !args->no_names;
+      args->align.methods = split_commas(args->methods);
+      args->align.training.on_epoch = [](int epoch, double loss, double seconds) {
+        say("align epoch {}: loss {:.4f}, {:.1f} s", epoch, loss, seconds);
+      };
+      AISLE_ASSIGN_OR_RETURN(report, eval::evaluate_align(context, args->align));
+    } else if (ope->parsed()) {
       AISLE_ASSIGN_OR_RETURN(report, eval::evaluate_bandit_ope(context, args->ope));
     } else if (sim->parsed()) {
       args->sim.policies = split_commas(args->policies);

@@ -39,8 +39,10 @@ int main(int argc, char** argv) {
       cli::add_classify);
   add("related", "Related products of a product (after `aisle train related`): directed, so a phone's case, not a case's phone",
       cli::add_related);
+  add("align", "Align the entities of two knowledge graphs or catalogs from seed links (candidate pairs with scores)",
+      cli::add_align);
   add("serve", "Serve the HTTP JSON API and the search page (docs/api.md)", cli::add_serve);
-  add("eval", "Evaluations on held-out data that write a JSON report (relevance, rank, esci, multilingual, related)", cli::add_eval);
+  add("eval", "Evaluations on held-out data that write a JSON report (relevance, rank, esci, multilingual, related, align, match, bandit-*)", cli::add_eval);
   add("bench", "Benchmarks that write a JSON report (ingest, lexical, vector, rank, serve)", cli::add_bench);
 
   try {

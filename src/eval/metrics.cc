@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <numeric>
 #include <vector>
 
 namespace aisle::eval {
@@ -98,6 +99,25 @@ F1Scores classification_f1(std::span<const int> predicted, std::span<const int> 
   }
   out.macro = present > 0 ? sum / present : 0.0;
   return out;
+}
+
+}  // namespace aisle::eval
+
+namespace aisle::eval {
+
+double average_precision(std::span<const double> scores, std::span<const bool> correct, std::size_t total_positives) {
+  if (total_positives == 0) return 0;
+  std::vector<std::size_t> order(scores.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return scores[a] > scores[b]; });
+  double sum = 0;
+  std::size_t hits = 0;
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    if (!correct[order[i]]) continue;
+    ++hits;
+    sum += static_cast<double>(hits) / static_cast<double>(i + 1);
+  }
+  return sum / static_cast<double>(total_positives);
 }
 
 }  // namespace aisle::eval

@@ -28,3 +28,18 @@ TEST(Metrics, QuadraticWeightedKappa) {
 
 }  // namespace
 }  // namespace aisle::eval
+
+namespace aisle::eval {
+namespace {
+
+TEST(Metrics, AveragePrecisionCountsMissedPositives) {
+  const std::vector<double> scores = {0.9, 0.8, 0.7, 0.6};
+  const bool correct[] = {true, false, true, false};
+  // Precision at the hits: 1/1 and 2/3; divided by the 3 positives that exist.
+  EXPECT_NEAR(average_precision(scores, correct, 3), (1.0 + 2.0 / 3.0) / 3.0, 1e-12);
+  EXPECT_NEAR(average_precision(scores, correct, 2), (1.0 + 2.0 / 3.0) / 2.0, 1e-12);
+  EXPECT_EQ(average_precision(scores, correct, 0), 0.0);
+}
+
+}  // namespace
+}  // namespace aisle::eval

@@ -38,3 +38,12 @@ struct F1Scores {
 F1Scores classification_f1(std::span<const int> predicted, std::span<const int> truth, int classes);
 
 }  // namespace aisle::eval
+
+namespace aisle::eval {
+
+// Area under the precision-recall curve as average precision: predictions sorted by score
+// (descending; ties keep input order), AP = sum over correct predictions at rank i of
+// precision@i, divided by `total_positives` (the positives that exist, found or not; 0 gives 0).
+double average_precision(std::span<const double> scores, std::span<const bool> correct, std::size_t total_positives);
+
+}  // namespace aisle::eval
