@@ -260,6 +260,8 @@ void add_aligner_options(CLI::App* app, models::AlignerConfig* c, models::Aligne
       ->capture_default_str()->check(CLI::Range(0, 100));
   app->add_option("--bootstrap-epochs", t->bootstrap_epochs, "Epochs after each bootstrapping round")
       ->capture_default_str()->check(CLI::Range(0, 10000));
+  app->add_option("--bootstrap-min-score", t->bootstrap_min_score, "CSLS score a mutual nearest pair needs to join the seeds")
+      ->capture_default_str();
   app->add_option("--validation-fraction", t->validation_fraction, "Seeds held out to choose weights and the threshold")
       ->capture_default_str()->check(CLI::Range(0.0, 0.9));
   app->add_option("--target-precision", t->target_precision, "Precision the reported threshold reaches on validation links")

@@ -72,8 +72,8 @@ struct AlignerConfig {
 nlohmann::json aligner_config_to_json(const AlignerConfig& config);
 
 struct AlignerTrainOptions {
-  int epochs = 40;
-  int batch_size = 512;
+  int epochs = 20;
+  int batch_size = 1024;
   double learning_rate = 0.005;
   double dropout = 0.3;
   int hard_negatives = 25;
@@ -82,8 +82,8 @@ struct AlignerTrainOptions {
   bool all_negatives = false;
   double margin = 0.3;
   double scale = 15;
-  int bootstrap_rounds = 1;
-  int bootstrap_epochs = 20;
+  int bootstrap_rounds = 0;  // one round of 10 epochs: DBP15K zh-en structure-only .50 -> .56, but 295 s
+  int bootstrap_epochs = 10;
   double bootstrap_min_score = 0.0;  // on the CSLS scale
   double validation_fraction = 0.1;  // of the seeds, held out to choose weights and the threshold
   double target_precision = 0.95;    // the threshold reported by the train report

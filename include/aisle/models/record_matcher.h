@@ -56,7 +56,7 @@ struct MatcherConfig {
 nlohmann::json matcher_config_to_json(const MatcherConfig& config);
 
 struct MatcherTrainOptions {
-  int epochs = 12;
+  int epochs = 20;
   int batch_size = 32;
   double learning_rate = 1e-3;
   std::function<void(int epoch, double loss, double validation_ap, double seconds)> on_epoch;
