@@ -104,9 +104,9 @@ struct AlignNetImpl : torch::nn::Module {
   }
 
   // z [N, 3 dim], unit rows.
-  torch::Tensor forward(const EdgeSample& sample, const torch::Tensor& relation_mean, const torch::Tensor& name_vectors,
-                        double dropout) {
-    torch::Tensor h = entity->weight + torch::mm(relation_mean, relation->weight);
+  torch::Tensor forward(const EdgeSample& sample, const torch::Tensor& entity_mean, const torch::Tensor& relation_mean,
+                        const torch::Tensor& name_vectors, double dropout) {
+    torch::Tensor h = torch::mm(entity_mean, entity->weight) + torch::mm(relation_mean, relation->weight);
     if (use_names) h = h + name_projection(name_vectors);
     if (dropout > 0 && is_training()) h = torch::dropout(h, dropout, true);
     std::vector<torch::Tensor> parts{unit(h)};
@@ -192,7 +192,7 @@ struct EntityAligner::Impl {
   std::vector<std::uint32_t> adjacent_relation;
   std::vector<float> adjacent_weight;
   std::vector<SparseVector> name_bags;
-  torch::Tensor relation_mean, name_vectors;
+  torch::Tensor entity_mean, relation_mean, name_vectors;
   AlignNet net{nullptr};
   torch::Tensor z;                   // [N, D] after training
   std::vector<float> z_flat;         // the same, for the cross-attention loops
@@ -225,8 +225,8 @@ void EntityAligner::Impl::build(const graph::KnowledgeGraph& left, const graph::
   adjacent.clear();
   adjacent_relation.clear();
   adjacent_weight.clear();
-  std::vector<std::int64_t> rm_rows, rm_cols;
-  std::vector<float> rm_values;
+  std::vector<std::int64_t> rm_rows, rm_cols, em_rows, em_cols;
+  std::vector<float> rm_values, em_values;
   for (int side = 0; side < 2; ++side) {
     const graph::KnowledgeGraph& g = side == 0 ? left : right;
     const std::uint32_t entity_offset = side == 0 ? 0 : static_cast<std::uint32_t>(nl);
@@ -243,6 +243,16 @@ void EntityAligner::Impl::build(const graph::KnowledgeGraph& left, const graph::
         rm_cols.push_back(r);
         rm_values.push_back(1.0f / static_cast<float>(list.size()));
       }
+      // The entity's input: the mean of its own and its neighbours' free vectors (Dual-AMN's
+      // initial features), so an entity without a seed is still made of trained vectors.
+      em_rows.push_back(row);
+      em_cols.push_back(row);
+      em_values.push_back(1.0f / static_cast<float>(list.size() + 1));
+      for (const auto& neighbour : list) {
+        em_rows.push_back(row);
+        em_cols.push_back(neighbour.entity + entity_offset);
+        em_values.push_back(1.0f / static_cast<float>(list.size() + 1));
+      }
       if (list.empty()) {  // the isolated entity's relation signature: a shared "no relation" vector
         rm_rows.push_back(row);
         rm_cols.push_back(relations - 1);
@@ -256,6 +266,9 @@ void EntityAligner::Impl::build(const graph::KnowledgeGraph& left, const graph::
                                            {static_cast<std::int64_t>(n()), relations})
                       .coalesce();
 
+  entity_mean = torch::sparse_coo_tensor(torch::stack({torch::tensor(em_rows, torch::kLong), torch::tensor(em_cols, torch::kLong)}),
+                                        torch::tensor(em_values, torch::kFloat), {static_cast<std::int64_t>(n()), static_cast<std::int64_t>(n())})
+                    .coalesce();
   names = config.use_names && (left.has_names() || right.has_names());
   name_bags.assign(n(), {});
   if (!names) return;
@@ -337,7 +350,7 @@ torch::Tensor EntityAligner::Impl::infer(std::uint64_t seed) {
   torch::Tensor sum;
   for (int d = 0; d < std::max(1, config.inference_draws); ++d) {
     EdgeSample s = sample(seed + 7919 * static_cast<std::uint64_t>(d));
-    torch::Tensor out = net->forward(s, relation_mean, name_vectors, 0.0);
+    torch::Tensor out = net->forward(s, entity_mean, relation_mean, name_vectors, 0.0);
     sum = d == 0 ? out : sum + out;
     if (d == 0) {
       cross_offsets = s.offsets;
@@ -579,7 +592,7 @@ Result<AlignerTrainReport> EntityAligner::train(const graph::KnowledgeGraph& lef
       {
         torch::NoGradGuard no_grad;
         m.net->eval();
-        zcur = m.net->forward(edges, m.relation_mean, m.name_vectors, 0.0);
+        zcur = m.net->forward(edges, m.entity_mean, m.relation_mean, m.name_vectors, 0.0);
         m.net->train();
       }
       if (options.all_negatives) hard = 0;
@@ -609,7 +622,7 @@ Result<AlignerTrainReport> EntityAligner::train(const graph::KnowledgeGraph& lef
             nl_ids.push_back(l == ls[p] ? (l + 1) % static_cast<std::int64_t>(m.nl) : l);
           }
         }
-        torch::Tensor zall = m.net->forward(edges, m.relation_mean, m.name_vectors, options.dropout);
+        torch::Tensor zall = m.net->forward(edges, m.entity_mean, m.relation_mean, m.name_vectors, options.dropout);
         torch::Tensor zl = zall.index_select(0, torch::tensor(bl, torch::kLong));
         torch::Tensor zr = zall.index_select(0, torch::tensor(br, torch::kLong));
         torch::Tensor pos = (zl * zr).sum(1, true);  // [B, 1]
