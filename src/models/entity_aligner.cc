@@ -35,21 +35,7 @@ std::vector<std::int64_t> name_features(std::string_view name, std::int64_t buck
   std::string word;
   auto flush = [&] {
     if (word.empty()) return;
-    ids.push_back(feature_id('w', word, buckets));
-    std::vector<std::string> points{"#"};
-    for (std::size_t i = 0; i < word.size();) {
-      std::size_t len = 1;
-      const auto lead = static_cast<unsigned char>(word[i]);
-      if (lead >= 0xF0) len = 4;
-      else if (lead >= 0xE0) len = 3;
-      else if (lead >= 0xC0) len = 2;
-      points.push_back(word.substr(i, len));
-      i += len;
-    }
-    points.emplace_back("#");
-    for (std::size_t i = 0; i + 2 < points.size(); ++i) {
-      ids.push_back(feature_id('t', points[i] + points[i + 1] + points[i + 2], buckets));
-    }
+    append_word_ids(word, buckets, &ids);
     word.clear();
   };
   for (char c : name) {

@@ -143,4 +143,21 @@ Status Featurizer::product(const text::Document& document, Features* out) {
   return Status::ok();
 }
 
+void append_word_ids(std::string_view word, std::int64_t buckets, std::vector<std::int64_t>* ids) {
+  ids->push_back(feature_id('w', word, buckets));
+  std::vector<std::string_view> points{"#"};
+  for (std::size_t i = 0; i < word.size();) {
+    const auto lead = static_cast<unsigned char>(word[i]);
+    const std::size_t len = std::min<std::size_t>(lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1, word.size() - i);
+    points.push_back(word.substr(i, len));
+    i += len;
+  }
+  points.emplace_back("#");
+  std::string trigram;
+  for (std::size_t i = 0; i + 2 < points.size(); ++i) {
+    trigram.assign(points[i]).append(points[i + 1]).append(points[i + 2]);
+    ids->push_back(feature_id('t', trigram, buckets));
+  }
+}
+
 }  // namespace aisle::models

@@ -39,19 +39,6 @@ std::vector<std::string> words(std::string_view text) {
   return out;
 }
 
-void token_ids(const std::string& word, std::int64_t buckets, std::vector<std::int64_t>* ids) {
-  ids->push_back(feature_id('w', word, buckets));
-  std::vector<std::string> points{"#"};
-  for (std::size_t i = 0; i < word.size();) {
-    const auto lead = static_cast<unsigned char>(word[i]);
-    const std::size_t len = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
-    points.push_back(word.substr(i, len));
-    i += len;
-  }
-  points.emplace_back("#");
-  for (std::size_t i = 0; i + 2 < points.size(); ++i) ids->push_back(feature_id('t', points[i] + points[i + 1] + points[i + 2], buckets));
-}
-
 bool has_digit(const std::string& w) {
   return std::any_of(w.begin(), w.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
 }
@@ -223,7 +210,7 @@ struct RecordMatcher::Impl {
         auto& tokens = pair.tokens[side][i];
         for (const std::string& w : side_words[side]) {
           tokens.emplace_back();
-          token_ids(w, config.buckets, &tokens.back());
+          append_word_ids(w, config.buckets, &tokens.back());
         }
         if (tokens.empty()) tokens.push_back({feature_id('e', attributes[i], config.buckets)});  // the empty field's token
       }

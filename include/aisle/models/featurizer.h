@@ -86,4 +86,9 @@ class Featurizer {
 // The hashed id of `text` in namespace `kind`, in [0, buckets).
 std::int64_t feature_id(char kind, std::string_view text, std::int64_t buckets);
 
+// Appends the ids of one already-normalized word: the word ('w') and its code-point trigrams
+// with boundary marks ('t': "#ab", "abc", "bc#"). Used by the entity aligner's name encoder and
+// the record matcher's tokens.
+void append_word_ids(std::string_view word, std::int64_t buckets, std::vector<std::int64_t>* ids);
+
 }  // namespace aisle::models
