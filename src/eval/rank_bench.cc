@@ -94,7 +94,7 @@ Result<nlohmann::json> run_rank_bench(const Context& context, const RankBenchOpt
 
   nlohmann::json results = nlohmann::json::object();
   for (int n : options.candidates) {
-    std::vector<double> feature_ms, model_ms, total_ms;
+    std::vector<double> feature_ms, model_ms, total_ms, xgboost_ms;
     std::int64_t measured_candidates = 0;
     int done = 0;
     for (const auto& [text, query] : dev_queries) {
@@ -111,6 +111,10 @@ Result<nlohmann::json> run_rank_bench(const Context& context, const RankBenchOpt
       const auto middle = Clock::now();
       AISLE_ASSIGN_OR_RETURN(std::vector<float> scores, ranker->score(rows));
       const auto end = Clock::now();
+      // The reference: XGBoost's own prediction of the same rows (the same scores).
+      AISLE_ASSIGN_OR_RETURN(std::vector<float> reference, ranker->score_with_xgboost(rows));
+      xgboost_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - end).count());
+      if (reference != scores) return Status::internal("compiled trees and XGBoost disagree on query " + text);
       feature_ms.push_back(std::chrono::duration<double, std::milli>(middle - start).count());
       model_ms.push_back(std::chrono::duration<double, std::milli>(end - middle).count());
       total_ms.push_back(std::chrono::duration<double, std::milli>(end - start).count());
@@ -123,6 +127,9 @@ Result<nlohmann::json> run_rank_bench(const Context& context, const RankBenchOpt
                                   {"p99_ms", percentile(total_ms, 0.99)},
                                   {"features_p50_ms", percentile(feature_ms, 0.5)},
                                   {"model_p50_ms", percentile(model_ms, 0.5)},
+                                  {"model_p99_ms", percentile(model_ms, 0.99)},
+                                  {"xgboost_predict_p50_ms", percentile(xgboost_ms, 0.5)},
+                                  {"xgboost_predict_p99_ms", percentile(xgboost_ms, 0.99)},
                                   {"us_per_candidate", measured_candidates ? 1000.0 * mean / static_cast<double>(measured_candidates) : 0.0}};
   }
   return nlohmann::json{{"bench", "rank"},

@@ -163,6 +163,8 @@ Result<CandidateSet> SearchPipeline::retrieve(std::string_view query, const Pipe
   CandidateSet out;
   PipelineResult& result = out.result;
   AISLE_ASSIGN_OR_RETURN(Locale locale, Locale::parse(options.locale));
+  // The candidates' listings are read in one snapshot, taking the database lock once.
+  AISLE_ASSIGN_OR_RETURN(store::Store::ReadScope snapshot, store_->read_scope());
   AISLE_ASSIGN_OR_RETURN(const retrieve::PolicyAction action, action_for(options));
   result.action = action;
   result.strategy = action.describe();

@@ -236,6 +236,8 @@ Result<nlohmann::json> Engine::run_search(const nlohmann::json& request) {
   }
 
   AISLE_ASSIGN_OR_RETURN(Lease pipeline, acquire());
+  // One snapshot of the catalog for the policy, the pipeline and the reply's listings.
+  AISLE_ASSIGN_OR_RETURN(store::Store::ReadScope snapshot, pipeline->store().read_scope());
   const std::int64_t now = now_ms();
   std::shared_lock memory_lock(memory_mutex_);
   options.memory = memory_.get();

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <set>
 
 #include "aisle/rank/clicks.h"
 #include "aisle/rank/features.h"
@@ -272,6 +273,59 @@ TEST(Ranker, LambdaMartLearnsTheSignalDeterministicallyAndSurvivesSaveAndLoad) {
   auto c = (*loaded)->score(test.features);
   ASSERT_TRUE(c.is_ok());
   EXPECT_EQ(*a, *c);
+}
+
+// score() walks its own copy of the trees: it must give XGBoost's predictions bit for bit,
+// missing values (default branches) included, for both objectives and after a reload.
+TEST(Ranker, CompiledTreesScoreExactlyAsXGBoost) {
+  testing::TempDir dir;
+  const Context context = Context::for_tests();
+  FeatureSchema schema;
+  schema.names = {"a", "b", "c", "d", "e", "f"};
+  auto make = [](int queries, std::uint64_t seed) {
+    std::mt19937_64 random(seed);
+    std::uniform_real_distribution<float> uniform(-3.0f, 3.0f);
+    std::bernoulli_distribution missing(0.2);
+    RankingData data;
+    data.num_features = 6;
+    for (int q = 0; q < queries; ++q) {
+      std::vector<float> features, labels;
+      for (int i = 0; i < 25; ++i) {
+        float label = 0;
+        for (int f = 0; f < 6; ++f) {
+          const float x = std::round(uniform(random) * 4.0f) / 4.0f;  // ties with thresholds happen
+          features.push_back(missing(random) ? std::nanf("") : x);
+          if (f < 3) label += x > 0 ? 1.0f : 0.0f;
+        }
+        labels.push_back(label);
+      }
+      data.add_group(features, labels);
+    }
+    return data;
+  };
+  const RankingData train = make(150, 11), test = make(40, 12);
+  for (const Objective objective : {Objective::kLambdaMart, Objective::kRegression}) {
+    RankerOptions options;
+    options.objective = objective;
+    options.rounds = 80;
+    options.max_depth = 6;
+    auto ranker = Ranker::train(schema, train, nullptr, options, context);
+    ASSERT_TRUE(ranker.is_ok()) << ranker.status().message();
+    auto ours = (*ranker)->score(test.features);
+    auto reference = (*ranker)->score_with_xgboost(test.features);
+    ASSERT_TRUE(ours.is_ok() && reference.is_ok());
+    ASSERT_EQ(ours->size(), test.rows());
+    EXPECT_EQ(*ours, *reference) << objective_name(objective);
+    std::set<float> distinct(ours->begin(), ours->end());
+    EXPECT_GT(distinct.size(), 20u);  // a model that is not a constant
+
+    ASSERT_TRUE((*ranker)->save(dir.path() / "ranker.bin").is_ok());
+    auto loaded = Ranker::load(dir.path() / "ranker.bin");
+    ASSERT_TRUE(loaded.is_ok()) << loaded.status().message();
+    auto again = (*loaded)->score(test.features);
+    ASSERT_TRUE(again.is_ok());
+    EXPECT_EQ(*again, *reference);
+  }
 }
 
 TEST(Ranker, RegressionPredictsGrades) {

@@ -109,7 +109,12 @@ class Ranker {
 
   // One score per row of `features` (rows x schema().size()); higher is better. For
   // kRegression the score is the predicted grade. Single-threaded per call.
+  // Walks the trees compiled at train / load time (not XGBoost's predictor: its dispatch
+  // costs more than the walk for one query's candidates).
   Result<std::vector<float>> score(std::span<const float> features) const;
+  // The same scores from XGBoost's own in-place prediction: the reference score() is tested
+  // against (bitwise equal) and the baseline `aisle bench rank` times it against.
+  Result<std::vector<float>> score_with_xgboost(std::span<const float> features) const;
 
   // Per-feature contributions to each row's score (SHAP values, TreeSHAP, Lundberg et al.
   // 2020): rows x (schema().size() + 1), the last column the bias; a row sums to its score.

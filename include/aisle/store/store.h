@@ -148,6 +148,23 @@ class Store {
 
   // The listing with store id `id`, or nullopt when absent.
   Result<std::optional<Product>> get_product(ProductId id);
+
+  // A read transaction held until the scope ends: the lookups made inside it share one
+  // snapshot and take the database lock once (a search's dozens of get_product calls). A
+  // no-op when the connection is already inside a transaction. Must not outlive the store.
+  class ReadScope {
+   public:
+    ReadScope(ReadScope&& other) noexcept : store_(other.store_) { other.store_ = nullptr; }
+    ReadScope& operator=(ReadScope&&) = delete;
+    ReadScope(const ReadScope&) = delete;
+    ~ReadScope();
+
+   private:
+    friend class Store;
+    explicit ReadScope(Store* store) : store_(store) {}
+    Store* store_;  // null: nothing to end
+  };
+  Result<ReadScope> read_scope();
   // Calls `visit` for every stored listing in id order; stops at and returns the first error
   // `visit` returns. One read transaction: writes by other processes are not seen midway.
   Status for_each_product(const std::function<Status(Product&&)>& visit);
