@@ -40,11 +40,14 @@ Result<std::unique_ptr<SearchPipeline>> SearchPipeline::open(const std::filesyst
   store::StoreOptions store_options;
   store_options.read_only = true;
   AISLE_ASSIGN_OR_RETURN(pipeline->store_, store::Store::open(data_dir, store_options));
-  AISLE_ASSIGN_OR_RETURN(pipeline->catalog_, retrieve::open_lexical(data_dir));
+  {
+    AISLE_ASSIGN_OR_RETURN(retrieve::LexicalCatalog catalog, retrieve::open_lexical(data_dir));
+    pipeline->catalog_ = std::make_shared<const retrieve::LexicalCatalog>(std::move(catalog));
+  }
   if (std::filesystem::exists(retrieve::vector_index_path(data_dir) / "MANIFEST.json")) {
     AISLE_ASSIGN_OR_RETURN(pipeline->vectors_, retrieve::VectorStrategy::open(data_dir, context));
   }
-  pipeline->extractor_ = std::make_unique<FeatureExtractor>(*pipeline->catalog_.index);
+  pipeline->extractor_ = std::make_shared<const FeatureExtractor>(*pipeline->catalog_->index);
   if (load_ranker && std::filesystem::exists(ranker_path(data_dir))) {
     AISLE_ASSIGN_OR_RETURN(pipeline->ranker_, Ranker::load(ranker_path(data_dir)));
     AISLE_RETURN_IF_ERROR(pipeline->ranker_->check_schema(pipeline->extractor_->schema()));
@@ -55,7 +58,7 @@ Result<std::unique_ptr<SearchPipeline>> SearchPipeline::open(const std::filesyst
     if (classifier->config().mode == models::LabelMode::kClasses && names == std::vector<std::string>{"E", "S", "C", "I"}) {
       RelevanceDataReport data_report;
       AISLE_ASSIGN_OR_RETURN(models::RelevanceData data, relevance_data_from_store(*pipeline->store_, &data_report));
-      pipeline->graph_ = std::make_unique<models::EngagementGraph>(std::move(data));
+      pipeline->graph_ = std::make_shared<const models::EngagementGraph>(std::move(data));
       pipeline->classifier_ = std::move(classifier);
     }
   }
@@ -73,30 +76,53 @@ Result<std::unique_ptr<SearchPipeline>> SearchPipeline::open(const std::filesyst
       by_locale[product.record.locale].emplace_back(product.record.popularity.value_or(0.0), product.id.value());
       return Status::ok();
     }));
+    auto popular = std::make_shared<std::unordered_map<std::string, std::vector<ProductId>>>();
     for (auto& [locale_code, products] : by_locale) {
       const std::size_t kept = std::min(products.size(), kPopularKept);
       std::partial_sort(products.begin(), products.begin() + static_cast<long>(kept), products.end(),
                         [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second > b.second; });
-      std::vector<ProductId>& list = pipeline->popular_[locale_code];
+      std::vector<ProductId>& list = (*popular)[locale_code];
       for (std::size_t i = 0; i < kept; ++i) list.push_back(ProductId(products[i].second));
     }
+    pipeline->popular_ = std::move(popular);
   }
   // Product statistics: the same grades the encoder learns from (test split held out).
   retrieve::TrainingSetReport report;
   AISLE_ASSIGN_OR_RETURN(models::TrainingSet set, retrieve::training_set_from_store(*pipeline->store_, &report));
+  auto stats = std::make_shared<std::unordered_map<std::uint32_t, ProductStats>>();
   for (const models::TrainingPair& pair : set.pairs) {
-    ProductStats& stats = pipeline->product_stats_[set.products[pair.product].product.value()];
-    stats.queries += 1;
-    stats.grade_sum += pair.grade;
+    ProductStats& product = (*stats)[set.products[pair.product].product.value()];
+    product.queries += 1;
+    product.grade_sum += pair.grade;
   }
+  pipeline->product_stats_ = std::move(stats);
+  return pipeline;
+}
+
+Result<std::unique_ptr<SearchPipeline>> SearchPipeline::open_sibling() const {
+  auto pipeline = std::unique_ptr<SearchPipeline>(new SearchPipeline());
+  pipeline->data_dir_ = data_dir_;
+  store::StoreOptions store_options;
+  store_options.read_only = true;
+  AISLE_ASSIGN_OR_RETURN(pipeline->store_, store::Store::open(data_dir_, store_options));
+  pipeline->catalog_ = catalog_;
+  pipeline->vectors_ = vectors_;
+  pipeline->extractor_ = extractor_;
+  pipeline->ranker_ = ranker_;
+  pipeline->product_stats_ = product_stats_;
+  pipeline->classifier_ = classifier_;
+  pipeline->graph_ = graph_;
+  pipeline->related_ = related_;
+  pipeline->memory_ = memory_;
+  pipeline->popular_ = popular_;
   return pipeline;
 }
 
 Status SearchPipeline::reload_lexical() {
   AISLE_ASSIGN_OR_RETURN(retrieve::LexicalCatalog catalog, retrieve::open_lexical(data_dir_));
-  auto extractor = std::make_unique<FeatureExtractor>(*catalog.index);
-  catalog_ = std::move(catalog);
-  extractor_ = std::move(extractor);
+  auto shared = std::make_shared<const retrieve::LexicalCatalog>(std::move(catalog));
+  extractor_ = std::make_shared<const FeatureExtractor>(*shared->index);
+  catalog_ = std::move(shared);
   return Status::ok();
 }
 
@@ -145,7 +171,7 @@ std::array<bool, retrieve::kNumStrategies> SearchPipeline::available(const retri
   out[retrieve::kVectorStrategy] = vectors_ != nullptr;
   out[retrieve::kMemoryStrategy] = memory != nullptr || memory_ != nullptr;
   out[retrieve::kGraphStrategy] = related_ != nullptr;
-  out[retrieve::kPopularityStrategy] = !popular_.empty();
+  out[retrieve::kPopularityStrategy] = !popular_->empty();
   return out;
 }
 
@@ -177,7 +203,7 @@ Result<CandidateSet> SearchPipeline::retrieve(std::string_view query, const Pipe
   search.filter = options.filter;
   // Lexical search runs for the terms and facets even when its hits are not wanted.
   search.k = std::max(1, depth_of(retrieve::kLexicalStrategy));
-  AISLE_ASSIGN_OR_RETURN(result.lexical, catalog_.index->search(query, search));
+  AISLE_ASSIGN_OR_RETURN(result.lexical, catalog_->index->search(query, search));
   if (!action.uses(retrieve::kLexicalStrategy)) result.lexical.hits.clear();
   std::vector<text::Hit> structured_hits;
   if (action.uses(retrieve::kStructuredStrategy)) {
@@ -185,7 +211,7 @@ Result<CandidateSet> SearchPipeline::retrieve(std::string_view query, const Pipe
     structured_search.k = depth_of(retrieve::kStructuredStrategy);
     structured_search.facets = false;
     AISLE_ASSIGN_OR_RETURN(auto structured,
-                           retrieve::structured_search(*catalog_.index, *catalog_.understanding, query, structured_search));
+                           retrieve::structured_search(*catalog_->index, *catalog_->understanding, query, structured_search));
     structured_hits = std::move(structured.result.hits);
     result.analysis = std::move(structured.analysis);
     result.slot_filter = std::move(structured.filter);
@@ -195,7 +221,7 @@ Result<CandidateSet> SearchPipeline::retrieve(std::string_view query, const Pipe
       if (options.facets) result.lexical.facets = std::move(structured.result.facets);
     }
   } else {
-    AISLE_ASSIGN_OR_RETURN(result.analysis, catalog_.understanding->understand(query, search.locale));
+    AISLE_ASSIGN_OR_RETURN(result.analysis, catalog_->understanding->understand(query, search.locale));
   }
 
   std::vector<retrieve::RankedList> lists;
@@ -289,8 +315,8 @@ Result<CandidateSet> SearchPipeline::retrieve(std::string_view query, const Pipe
     const int depth = depth_of(retrieve::kPopularityStrategy);
     retrieve::RankedList list;
     list.strategy = retrieve::kFoundPopularity;
-    auto popular = popular_.find(search.locale);
-    if (popular != popular_.end()) {
+    auto popular = popular_->find(search.locale);
+    if (popular != popular_->end()) {
       const bool filtered = !filter.brands.empty() || !filter.colors.empty() || !filter.categories.empty() ||
                             !filter.locales.empty() || filter.min_price || filter.max_price;
       const std::size_t scan = std::min(popular->second.size(), static_cast<std::size_t>(depth) * 20);
@@ -368,9 +394,9 @@ Result<CandidateSet> SearchPipeline::retrieve(std::string_view query, const Pipe
       candidate.memory_score = memory->second;
     }
     if (vectors_ && has_vector[i]) candidate.vector = std::span<const float>(vectors.data() + i * dim, dim);
-    auto stats = product_stats_.find(hit.product.value());
+    auto stats = product_stats_->find(hit.product.value());
     float count = 0, sum = 0;
-    if (stats != product_stats_.end()) count = stats->second.queries, sum = stats->second.grade_sum;
+    if (stats != product_stats_->end()) count = stats->second.queries, sum = stats->second.grade_sum;
     if (exclude != nullptr) {
       auto own = exclude->find(hit.product.value());
       if (own != exclude->end()) count -= 1, sum -= own->second;

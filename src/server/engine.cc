@@ -165,11 +165,14 @@ Engine::~Engine() { (void)close(); }
 Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& options, const Context& context) {
   if (options.pipelines < 1) return Status::bad_input("pipelines must be >= 1");
   auto engine = std::unique_ptr<Engine>(new Engine(options, context));
-  for (int i = 0; i < options.pipelines; ++i) {
-    AISLE_ASSIGN_OR_RETURN(auto pipeline, rank::SearchPipeline::open(options.data_dir, context));
-    if (i == 0) engine->documents_ = pipeline->catalog().index->stats().documents;
-    engine->free_.push_back(Slot{std::move(pipeline), 0});
+  // One load of the indexes and models; every pipeline shares them with its own connection.
+  AISLE_ASSIGN_OR_RETURN(auto first, rank::SearchPipeline::open(options.data_dir, context));
+  engine->documents_ = first->catalog().index->stats().documents;
+  for (int i = 1; i < options.pipelines; ++i) {
+    AISLE_ASSIGN_OR_RETURN(auto sibling, first->open_sibling());
+    engine->free_.push_back(Slot{std::move(sibling), 0});
   }
+  engine->free_.push_back(Slot{std::move(first), 0});
   AISLE_ASSIGN_OR_RETURN(engine->store_, store::Store::open(options.data_dir));
   // The memory index, caught up with events stored since it was saved.
   retrieve::MemoryBuildReport report;

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include <map>
 #include <string>
 #include <vector>
@@ -126,6 +128,42 @@ TEST_F(OnlineTest, EachStrategyRunsAloneAndTheirUnionNamesItsFinders) {
   auto bad = pipeline_->search("lamp", options);
   EXPECT_EQ(bad.status().code(), StatusCode::kBadInput);
   EXPECT_NE(bad.status().message().find("telepathy"), std::string::npos);
+}
+
+// A sibling shares the indexes and models, has its own store connection, and answers as the
+// first pipeline does, from another thread at the same time.
+TEST_F(OnlineTest, SiblingPipelinesShareTheModelsAndSearchConcurrently) {
+  auto sibling = pipeline_->open_sibling();
+  ASSERT_TRUE(sibling.is_ok()) << sibling.status().to_string();
+  EXPECT_EQ(&(*sibling)->catalog(), &pipeline_->catalog());
+  EXPECT_EQ(&(*sibling)->features(), &pipeline_->features());
+  EXPECT_NE(&(*sibling)->store(), &pipeline_->store());
+  EXPECT_EQ((*sibling)->available(), pipeline_->available());
+
+  PipelineOptions options;
+  options.k = 5;
+  options.depth = 5;
+  options.now_ms = kT0;
+  options.strategy = "lexical+memory+popularity";
+  auto expected = pipeline_->search("desk lamp", options);
+  ASSERT_TRUE(expected.is_ok());
+  std::vector<std::vector<std::uint32_t>> seen(2);
+  auto run = [&](const SearchPipeline& pipeline, std::vector<std::uint32_t>* out) {
+    for (int i = 0; i < 50; ++i) {
+      auto result = pipeline.search("desk lamp", options);
+      if (!result.is_ok()) return;
+      for (const PipelineHit& hit : result->hits) out->push_back(hit.product.value());
+    }
+  };
+  std::thread a(run, std::cref(*pipeline_), &seen[0]);
+  std::thread b(run, std::cref(**sibling), &seen[1]);
+  a.join();
+  b.join();
+  std::vector<std::uint32_t> once;
+  for (const PipelineHit& hit : expected->hits) once.push_back(hit.product.value());
+  ASSERT_EQ(seen[0].size(), 50 * once.size());
+  EXPECT_EQ(seen[0], seen[1]);
+  EXPECT_TRUE(std::equal(once.begin(), once.end(), seen[1].begin()));
 }
 
 TEST_F(OnlineTest, FeedbackOnASearchUpdatesThePolicyOnceItSettles) {

@@ -23,8 +23,9 @@
 // keeps the top k. Without a ranker, or with PipelineOptions::rank = false, the fused order
 // stands.
 //
-// Thread safety: none. The store is one SQLite connection; use one pipeline per thread. A
-// caller's memory index (PipelineOptions::memory) must not change during a call.
+// Thread safety: none. The store is one SQLite connection; use one pipeline per thread
+// (open_sibling() makes more without loading the indexes and models again). A caller's memory
+// index (PipelineOptions::memory) must not change during a call.
 #pragma once
 
 #include <cstdint>
@@ -129,6 +130,10 @@ class SearchPipeline {
   // load_ranker = false ignores <data_dir>/models/ranker.bin (training a new one).
   static Result<std::unique_ptr<SearchPipeline>> open(const std::filesystem::path& data_dir, const Context& context,
                                                       bool load_ranker = true);
+  // Another pipeline over the same data directory for another thread: its own store
+  // connection, this one's indexes, models and statistics (read-only, shared: a 1M-product
+  // catalog's vectors are loaded once, not once per thread).
+  Result<std::unique_ptr<SearchPipeline>> open_sibling() const;
   ~SearchPipeline();
 
   // `exclude`: (product -> scaled grade) judgments of this query to leave out of the product
@@ -158,24 +163,26 @@ class SearchPipeline {
   const retrieve::RelatedProducts* related() const { return related_.get(); }
   const retrieve::MemoryIndex* memory() const { return memory_.get(); }
   store::Store& store() const { return *store_; }
-  const retrieve::LexicalCatalog& catalog() const { return catalog_; }
+  const retrieve::LexicalCatalog& catalog() const { return *catalog_; }
 
  private:
   SearchPipeline() = default;
   std::filesystem::path data_dir_;
+  // Owned: the store connection (one per thread) and the per-locale analyzers below.
   std::unique_ptr<store::Store> store_;
-  retrieve::LexicalCatalog catalog_;
-  std::unique_ptr<retrieve::VectorStrategy> vectors_;
-  std::unique_ptr<FeatureExtractor> extractor_;
-  std::unique_ptr<Ranker> ranker_;
-  std::unordered_map<std::uint32_t, ProductStats> product_stats_;
+  // Read-only after open, shared with the pipelines of open_sibling().
+  std::shared_ptr<const retrieve::LexicalCatalog> catalog_;
+  std::shared_ptr<const retrieve::VectorStrategy> vectors_;
+  std::shared_ptr<const FeatureExtractor> extractor_;
+  std::shared_ptr<const Ranker> ranker_;
+  std::shared_ptr<const std::unordered_map<std::uint32_t, ProductStats>> product_stats_;
   // The ESCI classifier (<data_dir>/models/classifier.bin) and its engagement graph.
-  std::unique_ptr<models::RelevanceClassifier> classifier_;
-  std::unique_ptr<models::EngagementGraph> graph_;
-  std::unique_ptr<retrieve::RelatedProducts> related_;  // <data_dir>/models/related.bin
-  std::unique_ptr<retrieve::MemoryIndex> memory_;       // <data_dir>/index/memory.bin
+  std::shared_ptr<const models::RelevanceClassifier> classifier_;
+  std::shared_ptr<const models::EngagementGraph> graph_;
+  std::shared_ptr<const retrieve::RelatedProducts> related_;  // <data_dir>/models/related.bin
+  std::shared_ptr<const retrieve::MemoryIndex> memory_;       // <data_dir>/index/memory.bin
   // Per locale: the most popular products, best first (popularity, then newest).
-  std::unordered_map<std::string, std::vector<ProductId>> popular_;
+  std::shared_ptr<const std::unordered_map<std::string, std::vector<ProductId>>> popular_;
   // Memory keys need the analyzer's terms; analyzers are made per locale on first use.
   mutable std::unordered_map<std::string, std::unique_ptr<text::Analyzer>> analyzers_;
 };

@@ -3,7 +3,8 @@
 // Every request is JSON in, (status, JSON) out; the HTTP layer only moves bytes. The engine
 // holds:
 //   - a pool of search pipelines (rank::SearchPipeline, one per concurrent search: a pipeline
-//     is single-threaded), each with its own read-only store connection;
+//     is single-threaded), each with its own read-only store connection, all sharing one
+//     load of the indexes and models (SearchPipeline::open_sibling);
 //   - one writable store for product upserts and feedback events (writes are serialized);
 //   - the live memory index (retrieve::MemoryIndex, caught up from the store after every
 //     event batch; searches read it under a shared lock);
