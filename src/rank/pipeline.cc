@@ -72,10 +72,11 @@ Result<std::unique_ptr<SearchPipeline>> SearchPipeline::open(const std::filesyst
   {
     constexpr std::size_t kPopularKept = 5000;
     std::unordered_map<std::string, std::vector<std::pair<double, std::uint32_t>>> by_locale;
-    AISLE_RETURN_IF_ERROR(pipeline->store_->for_each_product([&](store::Product&& product) {
-      by_locale[product.record.locale].emplace_back(product.record.popularity.value_or(0.0), product.id.value());
-      return Status::ok();
-    }));
+    AISLE_RETURN_IF_ERROR(pipeline->store_->for_each_popularity(
+        [&](ProductId product, const std::string& locale_code, std::optional<double> popularity) {
+          by_locale[locale_code].emplace_back(popularity.value_or(0.0), product.value());
+          return Status::ok();
+        }));
     auto popular = std::make_shared<std::unordered_map<std::string, std::vector<ProductId>>>();
     for (auto& [locale_code, products] : by_locale) {
       const std::size_t kept = std::min(products.size(), kPopularKept);
@@ -88,10 +89,10 @@ Result<std::unique_ptr<SearchPipeline>> SearchPipeline::open(const std::filesyst
   }
   // Product statistics: the same grades the encoder learns from (test split held out).
   retrieve::TrainingSetReport report;
-  AISLE_ASSIGN_OR_RETURN(models::TrainingSet set, retrieve::training_set_from_store(*pipeline->store_, &report));
+  AISLE_ASSIGN_OR_RETURN(const std::vector<retrieve::GradedPair> pairs, retrieve::graded_pairs_from_store(*pipeline->store_, &report));
   auto stats = std::make_shared<std::unordered_map<std::uint32_t, ProductStats>>();
-  for (const models::TrainingPair& pair : set.pairs) {
-    ProductStats& product = (*stats)[set.products[pair.product].product.value()];
+  for (const retrieve::GradedPair& pair : pairs) {
+    ProductStats& product = (*stats)[pair.product.value()];
     product.queries += 1;
     product.grade_sum += pair.grade;
   }

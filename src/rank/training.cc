@@ -32,13 +32,11 @@ Result<std::unique_ptr<Ranker>> train_ranker(const SearchPipeline& pipeline, con
   Labels labels;
   LabelSource source = options.labels;
   retrieve::TrainingSetReport set_report;
-  AISLE_ASSIGN_OR_RETURN(models::TrainingSet set, retrieve::training_set_from_store(pipeline.store(), &set_report));
+  AISLE_ASSIGN_OR_RETURN(const std::vector<retrieve::GradedPair> pairs, retrieve::graded_pairs_from_store(pipeline.store(), &set_report));
   if (source == LabelSource::kAuto) source = set_report.judgments > 0 ? LabelSource::kJudgments : LabelSource::kClicks;
   if (source == LabelSource::kJudgments) {
     local.labels = "judgments";
-    for (const models::TrainingPair& pair : set.pairs) {
-      labels[{set.queries[pair.query], set.query_locales[pair.query]}][set.products[pair.product].product.value()] = pair.grade;
-    }
+    for (const retrieve::GradedPair& pair : pairs) labels[{pair.query, pair.locale}][pair.product.value()] = pair.grade;
   } else {
     local.labels = "clicks";
     std::vector<ClickCounts> rows;

@@ -27,14 +27,7 @@ float esci_grade(const std::string& label) {
 std::filesystem::path encoder_path(const std::filesystem::path& data_dir) { return data_dir / "models" / "encoder.bin"; }
 std::filesystem::path vector_index_path(const std::filesystem::path& data_dir) { return data_dir / "index" / "vectors"; }
 
-Result<models::TrainingSet> training_set_from_store(store::Store& store, TrainingSetReport* report) {
-  models::TrainingSet set;
-  std::unordered_map<std::uint32_t, std::uint32_t> product_index;
-  AISLE_RETURN_IF_ERROR(store.for_each_product([&](store::Product&& product) {
-    product_index[product.id.value()] = static_cast<std::uint32_t>(set.products.size());
-    set.products.push_back(to_document(product));
-    return Status::ok();
-  }));
+Result<std::vector<GradedPair>> graded_pairs_from_store(store::Store& store, TrainingSetReport* report) {
   std::vector<store::StoredJudgment> judgments;
   double low = std::numeric_limits<double>::infinity(), high = -low;
   AISLE_RETURN_IF_ERROR(store.for_each_judgment([&](store::StoredJudgment&& judgment) {
@@ -49,17 +42,15 @@ Result<models::TrainingSet> training_set_from_store(store::Store& store, Trainin
     judgments.push_back(std::move(judgment));
     return Status::ok();
   }));
+  // Queries numbered in order of first appearance (judgments, then engagement); per (query,
+  // product) the larger grade. The pairs come out by query number, then product id.
   std::map<std::pair<std::string, std::string>, std::uint32_t> query_index;  // (locale, text)
+  std::vector<const std::pair<const std::pair<std::string, std::string>, std::uint32_t>*> queries;
   std::map<std::pair<std::uint32_t, std::uint32_t>, float> grades;
   auto add = [&](const std::string& query, const std::string& locale, ProductId product, float grade) {
-    auto found = product_index.find(product.value());
-    if (found == product_index.end()) return;
-    auto [it, inserted] = query_index.try_emplace({locale, query}, static_cast<std::uint32_t>(set.queries.size()));
-    if (inserted) {
-      set.queries.push_back(query);
-      set.query_locales.push_back(locale);
-    }
-    float& kept = grades.try_emplace({it->second, found->second}, grade).first->second;
+    auto [it, inserted] = query_index.try_emplace({locale, query}, static_cast<std::uint32_t>(queries.size()));
+    if (inserted) queries.push_back(&*it);
+    float& kept = grades.try_emplace({it->second, product.value()}, grade).first->second;
     kept = std::max(kept, grade);
   };
   for (const store::StoredJudgment& judgment : judgments) {
@@ -76,6 +67,36 @@ Result<models::TrainingSet> training_set_from_store(store::Store& store, Trainin
     ++report->engagement_pairs;
     return Status::ok();
   }));
+  std::vector<GradedPair> pairs;
+  pairs.reserve(grades.size());
+  for (const auto& [key, grade] : grades) {
+    const auto& [locale, query] = queries[key.first]->first;
+    pairs.push_back(GradedPair{query, locale, ProductId(key.second), grade});
+  }
+  return pairs;
+}
+
+Result<models::TrainingSet> training_set_from_store(store::Store& store, TrainingSetReport* report) {
+  models::TrainingSet set;
+  std::unordered_map<std::uint32_t, std::uint32_t> product_index;
+  AISLE_RETURN_IF_ERROR(store.for_each_product([&](store::Product&& product) {
+    product_index[product.id.value()] = static_cast<std::uint32_t>(set.products.size());
+    set.products.push_back(to_document(product));
+    return Status::ok();
+  }));
+  AISLE_ASSIGN_OR_RETURN(const std::vector<GradedPair> pairs, graded_pairs_from_store(store, report));
+  std::map<std::pair<std::string, std::string>, std::uint32_t> query_index;  // (locale, text)
+  std::map<std::pair<std::uint32_t, std::uint32_t>, float> grades;
+  for (const GradedPair& pair : pairs) {
+    auto found = product_index.find(pair.product.value());
+    if (found == product_index.end()) continue;
+    auto [it, inserted] = query_index.try_emplace({pair.locale, pair.query}, static_cast<std::uint32_t>(set.queries.size()));
+    if (inserted) {
+      set.queries.push_back(pair.query);
+      set.query_locales.push_back(pair.locale);
+    }
+    grades.emplace(std::make_pair(it->second, found->second), pair.grade);
+  }
   for (const auto& [key, grade] : grades) set.pairs.push_back(models::TrainingPair{key.first, key.second, grade});
   report->queries = static_cast<std::int64_t>(set.queries.size());
   report->products = static_cast<std::int64_t>(set.products.size());

@@ -32,8 +32,19 @@ Result<std::vector<std::string>> query_mix(const ServeBenchOptions& options) {
     std::ifstream in(options.queries);
     if (!in) return Status::not_found("cannot read " + options.queries.string());
     std::string line;
+    std::size_t number = 0;
     while (std::getline(in, line) && static_cast<int>(queries.size()) < options.max_queries) {
-      if (!line.empty()) queries.push_back(line);
+      ++number;
+      if (line.empty()) continue;
+      if (line.front() != '{') {
+        queries.push_back(line);
+        continue;
+      }
+      const nlohmann::json row = nlohmann::json::parse(line, nullptr, false);
+      if (row.is_discarded() || !row.is_object() || !row.contains("query") || !row["query"].is_string()) {
+        return Status::bad_input("a JSON line without a string \"query\"", Where(options.queries.string(), number, "query"));
+      }
+      queries.push_back(row["query"].get<std::string>());
     }
   } else {
     AISLE_ASSIGN_OR_RETURN(auto store, store::Store::open(options.data_dir, store::StoreOptions{.read_only = true}));
@@ -62,6 +73,7 @@ Result<nlohmann::json> run_serve_bench(const Context& context, const ServeBenchO
   report["bench"] = "serve";
   report["config"] = {{"data_dir", options.data_dir.string()}, {"queries", queries.size()}, {"locale", options.locale},
                       {"strategy", options.strategy.empty() ? "policy" : options.strategy}, {"k", options.k},
+                    {"depth", options.strategy.empty() ? nlohmann::json("policy") : nlohmann::json(options.depth)},
                       {"clients", options.clients}, {"seconds", options.seconds},
                       {"machine_cores", std::thread::hardware_concurrency()}};
   nlohmann::json runs = nlohmann::json::array();
@@ -90,6 +102,9 @@ Result<nlohmann::json> run_serve_bench(const Context& context, const ServeBenchO
     std::atomic<bool> measuring{false}, done{false};
     std::vector<std::vector<double>> latencies(static_cast<std::size_t>(options.clients));
     std::vector<std::map<int, std::int64_t>> statuses(static_cast<std::size_t>(options.clients));
+    // Candidates the ranker scored, from a sample of the replies (parsing each would take the
+    // server's CPU).
+    std::vector<std::pair<double, std::int64_t>> candidates(static_cast<std::size_t>(options.clients));
     std::vector<std::thread> clients;
     for (int c = 0; c < options.clients; ++c) {
       clients.emplace_back([&, c] {
@@ -102,13 +117,23 @@ Result<nlohmann::json> run_serve_bench(const Context& context, const ServeBenchO
         while (!done.load()) {
           httplib::Params params{{"query", queries[pick(rng)]}, {"locale", options.locale}, {"k", std::to_string(options.k)},
                                  {"facets", "false"}};
-          if (!options.strategy.empty()) params.emplace("strategy", options.strategy);
+          if (!options.strategy.empty()) {
+            params.emplace("strategy", options.strategy);
+            params.emplace("depth", std::to_string(options.depth));
+          }
           const auto start = Clock::now();
           auto reply = client.Get("/search", params, httplib::Headers{});
           const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
           if (!measuring.load()) continue;
           latencies[static_cast<std::size_t>(c)].push_back(ms);
           ++statuses[static_cast<std::size_t>(c)][reply ? reply->status : 0];
+          if (reply && reply->status == 200 && latencies[static_cast<std::size_t>(c)].size() % 16 == 1) {
+            const nlohmann::json body = nlohmann::json::parse(reply->body, nullptr, false);
+            if (body.is_object() && body.contains("candidates")) {
+              candidates[static_cast<std::size_t>(c)].first += body["candidates"].get<double>();
+              ++candidates[static_cast<std::size_t>(c)].second;
+            }
+          }
         }
       });
     }
@@ -125,6 +150,9 @@ Result<nlohmann::json> run_serve_bench(const Context& context, const ServeBenchO
     AISLE_RETURN_IF_ERROR(served);
     std::vector<double> all;
     std::map<int, std::int64_t> by_status;
+    double candidate_sum = 0;
+    std::int64_t candidate_replies = 0;
+    for (const auto& [sum, count] : candidates) candidate_sum += sum, candidate_replies += count;
     for (std::size_t c = 0; c < latencies.size(); ++c) {
       all.insert(all.end(), latencies[c].begin(), latencies[c].end());
       for (const auto& [status, count] : statuses[c]) by_status[status] += count;
@@ -139,6 +167,7 @@ Result<nlohmann::json> run_serve_bench(const Context& context, const ServeBenchO
                     {"p90_ms", percentile(all, 0.90)},
                     {"p99_ms", percentile(all, 0.99)},
                     {"max_ms", all.empty() ? 0.0 : all.back()},
+                    {"mean_candidates", candidate_replies ? candidate_sum / static_cast<double>(candidate_replies) : 0.0},
                     {"status", status_json}});
     context.logger().info("serve bench, {} core(s): {} requests, {:.0f} QPS, p50 {:.2f} ms, p99 {:.2f} ms", cores, all.size(),
                           static_cast<double>(all.size()) / elapsed, percentile(all, 0.5), percentile(all, 0.99));

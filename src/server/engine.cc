@@ -220,6 +220,7 @@ Result<nlohmann::json> Engine::run_search(const nlohmann::json& request) {
   AISLE_ASSIGN_OR_RETURN(options.explain, bool_field(request, "explain", false));
   AISLE_ASSIGN_OR_RETURN(options.facets, bool_field(request, "facets", true));
   AISLE_ASSIGN_OR_RETURN(const std::string strategy, string_field(request, "strategy", "", false, 200));
+  AISLE_ASSIGN_OR_RETURN(const int depth, int_field(request, "depth", 100, 1, options_.max_depth));
   if (auto filters = request.find("filters"); filters != request.end() && !filters->is_null()) {
     std::vector<std::string> list;
     if (filters->is_string()) {
@@ -253,7 +254,7 @@ Result<nlohmann::json> Engine::run_search(const nlohmann::json& request) {
     chosen_by = policy_->config().algorithm;
   } else {
     options.strategy = strategy;
-    options.depth = std::max(options.k, 100);
+    options.depth = std::max(options.k, depth);
   }
   auto result = pipeline->search(query, options);
   if (!result.is_ok()) {

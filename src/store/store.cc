@@ -533,6 +533,17 @@ Status Store::for_each_product(const std::function<Status(Product&&)>& visit) {
   }
 }
 
+Status Store::for_each_popularity(
+    const std::function<Status(ProductId, const std::string& locale, std::optional<double> popularity)>& visit) {
+  AISLE_ASSIGN_OR_RETURN(Statement s, impl_->db_.prepare("SELECT product_id, locale, popularity FROM products ORDER BY product_id"));
+  while (true) {
+    AISLE_ASSIGN_OR_RETURN(bool row, s.step());
+    if (!row) return Status::ok();
+    const std::optional<double> popularity = s.column_is_null(2) ? std::nullopt : std::optional<double>(s.column_double(2));
+    AISLE_RETURN_IF_ERROR(visit(ProductId(static_cast<std::uint32_t>(s.column_int(0))), s.column_text(1), popularity));
+  }
+}
+
 Status Store::for_each_judgment(const std::function<Status(StoredJudgment&&)>& visit) {
   AISLE_ASSIGN_OR_RETURN(Statement s, impl_->db_.prepare(
       "SELECT q.text, j.locale, p.product_id, coalesce(j.label, ''), j.grade, j.split FROM judgments j "

@@ -143,6 +143,14 @@ TEST_F(HttpTest, SearchesLearnsFromKeyedFeedbackAndTakesNewProducts) {
   ASSERT_EQ(json(memory)["results"].size(), 1u);
   EXPECT_EQ(json(memory)["results"][0]["product_id"], first);
 
+  // depth bounds the candidates each strategy hands the ranker (at least k).
+  auto shallow = c.Get("/search?query=lamp&strategy=lexical&k=1&depth=1");
+  ASSERT_EQ(shallow->status, 200) << shallow->body;
+  EXPECT_EQ(json(shallow)["candidates"], 1);
+  auto deep = c.Get("/search?query=lamp&strategy=lexical&k=1&depth=50");
+  ASSERT_EQ(deep->status, 200);
+  EXPECT_GT(json(deep)["candidates"].get<int>(), 1);
+
   // A new product is searchable right after the upsert's reply.
   const std::string product = R"([{"id": "NEW", "locale": "en", "title": "Zorblax quantum kettle", "price": 12.5}])";
   auto upsert = c.Post("/products", httplib::Headers{{"X-API-Key", kKey}}, product, "application/json");
@@ -193,6 +201,7 @@ TEST_F(HttpTest, BadRequestsGetClearFourHundredsAndTheServerStaysUp) {
       {"/search", "{\"query\": \"lamp\", \"filters\": [\"size=9\"]}", 400, "filters"},
       {"/search", "{\"query\": \"lamp\", \"locale\": \"xx-!!\"}", 400, "locale"},
       {"/search", "{\"query\": \"lamp\", \"strategy\": \"telepathy\"}", 400, "strategy"},
+      {"/search", "{\"query\": \"lamp\", \"strategy\": \"lexical\", \"depth\": 5000}", 400, "depth"},
       {"/search", std::string("{\"query\": \"l\xff\"}"), 400, "body"},  // invalid UTF-8
       {"/search", std::string(40, '[') + std::string(40, ']'), 400, "body"},  // nested too deep
       {"/search", "\"just a string\"", 400, "body"},

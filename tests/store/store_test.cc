@@ -125,6 +125,27 @@ TEST(StoreTest, ReadsProductsByIdAndInIdOrder) {
   EXPECT_EQ((*by_id)->record.brand, "Nimbus");
   EXPECT_EQ((*by_id)->record.category, (std::vector<std::string>{"Shoes", "Running"}));
   EXPECT_FALSE(store->get_product(ProductId(999))->has_value());
+  // Repeated lookups on the kept statements, inside and outside one read snapshot.
+  {
+    auto snapshot = store->read_scope();
+    ASSERT_TRUE(snapshot.is_ok());
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_EQ((*store->find_product("es", "3"))->record.title, "zapatillas rojas");
+      EXPECT_FALSE(store->find_product("en", "3")->has_value());
+      EXPECT_EQ((*store->get_product((*first)->id))->record.id, "1");
+    }
+  }
+  batch[1].popularity = 7.5;
+  ASSERT_TRUE(store->write_products(run, batch, 3).is_ok());  // visible: the snapshot ended
+  std::vector<std::string> popularity;
+  ASSERT_TRUE(store->for_each_popularity([&](ProductId id, const std::string& locale, std::optional<double> value) {
+    popularity.push_back(std::to_string(id.value()) + locale + (value ? std::to_string(*value) : "-"));
+    return Status::ok();
+  }).is_ok());
+  const std::string first_id = std::to_string((*first)->id.value());
+  EXPECT_EQ(popularity.size(), 3u);
+  EXPECT_EQ(popularity[0], first_id + "en-");
+  EXPECT_NE(popularity[1].find("en7.5"), std::string::npos);
   // A visitor's error stops the walk and is returned.
   int calls = 0;
   Status stop = store->for_each_product([&](Product&&) {

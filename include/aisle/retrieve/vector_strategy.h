@@ -32,6 +32,19 @@ struct TrainingSetReport {
   std::int64_t products = 0;
 };
 
+// A (query, product) pair with its grade in 0..1.
+struct GradedPair {
+  std::string query;
+  std::string locale;
+  ProductId product;
+  float grade = 0;
+};
+
+// The graded pairs of the store without loading the catalog (the grades of
+// training_set_from_store below), one per (locale, query, product): queries in order of first
+// appearance (judgments, then engagement), then by product id.
+Result<std::vector<GradedPair>> graded_pairs_from_store(store::Store& store, TrainingSetReport* report);
+
 // Training pairs from the store, grades mapped to 0..1:
 //  - ESCI labels: E 1.0, S 0.6, C 0.2, I 0.0 (C and I are hard negatives);
 //  - numeric grades: scaled by the smallest and largest grade stored (Home Depot 1..3 -> 0..1);

@@ -3,8 +3,10 @@
 // Opens the engine on a data directory, starts the server in this process on a free port,
 // and drives it with `clients` concurrent keep-alive clients, each sending GET /search for
 // queries drawn uniformly from the query mix (the store's judged queries, or a file with one
-// query a line) for `seconds`, after a warm-up. Reported per run: requests, QPS, latency
-// p50/p90/p99/max (client side, milliseconds), and replies by status. One run per entry of
+// query a line or JSON lines with a "query" field, as `aisle bench lexical --dump` writes)
+// for `seconds`, after a warm-up. Reported per run: requests, QPS, latency p50/p90/p99/max
+// (client side, milliseconds), replies by status, and the mean number of candidates the
+// ranker scored (read from every 16th reply). One run per entry of
 // `cores`: the server's threads are pinned to that many cores (sched_setaffinity); the
 // clients run beside them on the same machine, so they take a share of the same CPUs.
 #pragma once
@@ -25,6 +27,7 @@ struct ServeBenchOptions {
   std::filesystem::path queries;  // one query a line; empty: the store's judged queries
   std::string locale = "en";
   std::string strategy;  // empty: the policy chooses; e.g. "lexical" for lexical + rank
+  int depth = 100;       // candidates per strategy, with `strategy`
   int k = 10;
   int clients = 8;
   double seconds = 10;

@@ -47,6 +47,7 @@ struct EngineOptions {
   std::filesystem::path data_dir;
   int pipelines = 2;         // concurrent searches
   int max_k = 100;           // largest k a search may ask for
+  int max_depth = 1000;      // most candidates per strategy a search with "strategy" may ask for
   std::size_t max_batch = 10000;  // records per write request
   std::size_t max_query_bytes = 1000;
   rank::OnlineOptions online;
@@ -70,7 +71,8 @@ class Engine {
 
   // {"query" (required), "locale" ("en"), "k" (10), "filters": ["brand=Nike", ...] or one
   // string, "explain" (false), "facets" (true), "strategy" (optional: run these strategies
-  // instead of the policy's choice; docs/api.md)}. Numbers and booleans may be strings (a
+  // instead of the policy's choice; docs/api.md), "depth" (candidates per strategy with
+  // "strategy": 100)}. Numbers and booleans may be strings (a
   // GET's parameters). The reply is rank::search_result_json() plus "search_id" and "policy".
   Reply search(const nlohmann::json& request);
   // The k (1..max_k) related products of a product (its external id) with titles.

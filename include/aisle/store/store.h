@@ -168,6 +168,10 @@ class Store {
   // Calls `visit` for every stored listing in id order; stops at and returns the first error
   // `visit` returns. One read transaction: writes by other processes are not seen midway.
   Status for_each_product(const std::function<Status(Product&&)>& visit);
+  // (id, locale, popularity) of every listing in id order, without reading the rest of the
+  // row (the popularity lists of a 1M-product catalog); same contract as above.
+  Status for_each_popularity(
+      const std::function<Status(ProductId, const std::string& locale, std::optional<double> popularity)>& visit);
   // Every judgment of a catalog product, by query then product; same contract as above.
   Status for_each_judgment(const std::function<Status(StoredJudgment&&)>& visit);
   // Events with a query, aggregated per (query, locale, product); same contract as above.
