@@ -135,6 +135,8 @@ void DocTable::index_row(std::uint32_t doc) {
   if (prior_block_max_.size() <= (doc >> 7)) prior_block_max_.resize((doc >> 7) + 1, 0.0f);
   prior_block_max_[doc >> 7] = std::max(prior_block_max_[doc >> 7], row.prior);
   prior_max_ = std::max(prior_max_, row.prior);
+  if (live_priors_.size() <= doc) live_priors_.resize(doc + 1, std::nanf(""));
+  live_priors_[doc] = row.live ? row.prior : std::nanf("");
   if (row.live) {
     by_product_[row.product] = doc;
     ++live_count_;
@@ -149,6 +151,7 @@ std::uint32_t DocTable::find(ProductId product) const {
 void DocTable::kill(std::uint32_t doc) {
   if (!rows_[doc].live) return;
   rows_[doc].live = 0;
+  live_priors_[doc] = std::nanf("");
   --live_count_;
   auto found = by_product_.find(rows_[doc].product);
   if (found != by_product_.end() && found->second == doc) by_product_.erase(found);

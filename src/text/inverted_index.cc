@@ -538,14 +538,16 @@ class InvertedIndex::Impl {
       if (may_beat(block_bound, threshold)) {
         if (order[0]->cursor.doc() == pivot_doc) {
           const std::uint32_t doc = ref.base + pivot_doc;
-          if (admissible(doc, filter)) {
+          // The compact prior column tells live from dead; the row only when there is a filter.
+          const float prior = docs.live_prior(doc);
+          if (!std::isnan(prior) && (filter.empty() || filter.accepts(docs.row(doc)))) {
             // Summed in query-term order, as the exhaustive scorer does, so scores are equal.
             float score = 0.0f;
             for (const Active& a : active) {
               if (a.cursor.doc() == pivot_doc) score += a.term->score_of_impact[a.cursor.impact()];
             }
             ++*scored;
-            top->offer(score + docs.row(doc).prior, doc);
+            top->offer(score + prior, doc);
           }
           for (std::size_t i = 0; i <= pivot; ++i) order[i]->cursor.next();
         } else {
