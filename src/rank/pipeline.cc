@@ -127,6 +127,19 @@ Status SearchPipeline::reload_lexical() {
   return Status::ok();
 }
 
+Status SearchPipeline::upsert_vectors(std::span<const store::Product> products, const Context& context) {
+  if (!vectors_) return Status::ok();
+  std::vector<text::Document> documents;
+  documents.reserve(products.size());
+  for (const store::Product& product : products) documents.push_back(retrieve::to_document(product));
+  return vectors_->upsert(documents, context);
+}
+
+Status SearchPipeline::save_vectors() const {
+  if (!vectors_) return Status::ok();
+  return vectors_->save(data_dir_);
+}
+
 Result<retrieve::PolicyAction> SearchPipeline::action_for(const PipelineOptions& options) const {
   const auto can_run = available(options.memory);
   retrieve::PolicyAction action;

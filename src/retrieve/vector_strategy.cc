@@ -103,6 +103,25 @@ Result<models::TrainingSet> training_set_from_store(store::Store& store, Trainin
   return set;
 }
 
+namespace {
+
+// The index items of `documents` and their vectors (rows of `dim`); `categories` holds the
+// path strings the items point into.
+std::vector<vector::VectorItem> vector_items(std::span<const text::Document> documents, std::span<const float> vectors,
+                                             std::size_t dim, std::vector<std::string>* categories) {
+  categories->assign(documents.size(), std::string());
+  std::vector<vector::VectorItem> items;
+  items.reserve(documents.size());
+  for (std::size_t i = 0; i < documents.size(); ++i) {
+    (*categories)[i] = text::category_path_string(documents[i].category);
+    items.push_back(vector::VectorItem{documents[i].product, documents[i].locale, (*categories)[i],
+                                       vectors.subspan(i * dim, dim)});
+  }
+  return items;
+}
+
+}  // namespace
+
 Status build_vector_index(store::Store& store, const models::TextEncoder& encoder, const Context& context,
                           const std::filesystem::path& data_dir, VectorIndexReport* report) {
   std::vector<text::Document> documents;
@@ -118,15 +137,9 @@ Status build_vector_index(store::Store& store, const models::TextEncoder& encode
   options.dim = encoder.dim();
   options.seed = context.seed();
   AISLE_ASSIGN_OR_RETURN(auto index, vector::VectorIndex::create(options));
-  std::vector<std::string> categories(documents.size());
-  std::vector<vector::VectorItem> items;
-  items.reserve(documents.size());
-  const std::size_t dim = static_cast<std::size_t>(encoder.dim());
-  for (std::size_t i = 0; i < documents.size(); ++i) {
-    categories[i] = text::category_path_string(documents[i].category);
-    items.push_back(vector::VectorItem{documents[i].product, documents[i].locale, categories[i],
-                                       std::span<const float>(vectors.data() + i * dim, dim)});
-  }
+  std::vector<std::string> categories;
+  const std::vector<vector::VectorItem> items =
+      vector_items(documents, vectors, static_cast<std::size_t>(encoder.dim()), &categories);
   AISLE_RETURN_IF_ERROR(index->add(items, context));
   AISLE_RETURN_IF_ERROR(index->save(vector_index_path(data_dir)));
   report->build_seconds = seconds_since(start);
@@ -156,6 +169,17 @@ Result<std::vector<vector::Neighbor>> VectorStrategy::search(std::string_view qu
   std::string text(query);
   AISLE_ASSIGN_OR_RETURN(std::vector<float> vector, encoder_->encode_queries(std::span<const std::string>(&text, 1), locale));
   return index_->search(vector, options);
+}
+
+Status VectorStrategy::upsert(std::span<const text::Document> documents, const Context& context) {
+  if (documents.empty()) return Status::ok();
+  AISLE_ASSIGN_OR_RETURN(std::vector<float> vectors, encoder_->encode_products(documents));
+  std::vector<std::string> categories;
+  return index_->add(vector_items(documents, vectors, static_cast<std::size_t>(encoder_->dim()), &categories), context);
+}
+
+Status VectorStrategy::save(const std::filesystem::path& data_dir) const {
+  return index_->save(vector_index_path(data_dir));
 }
 
 std::string strategy_names(std::uint32_t found_by) {

@@ -371,9 +371,32 @@ Reply Engine::upsert_products(const nlohmann::json& request) {
   ++generation_;
   documents_ = report->documents;
   products_written_ += static_cast<std::int64_t>(records->size());
+  // Vectors for the new and changed listings, in the vectors every pipeline shares: the vector
+  // strategy and the cosine feature see them on the next search. Saved at close().
+  auto embed = [&]() -> Result<std::size_t> {
+    std::vector<store::Product> stored;
+    for (const io::ProductRecord& record : *records) {
+      AISLE_ASSIGN_OR_RETURN(auto product, store_->find_product(record.locale, record.id));
+      if (product) stored.push_back(std::move(*product));
+    }
+    AISLE_ASSIGN_OR_RETURN(Lease pipeline, acquire());
+    if (!pipeline->has_vectors()) return std::size_t{0};
+    AISLE_RETURN_IF_ERROR(pipeline->upsert_vectors(stored, context_));
+    vectors_upserted_ += static_cast<std::int64_t>(stored.size());
+    return stored.size();
+  };
+  auto embedded = embed();
+  if (!embedded.is_ok()) {
+    // The listings are stored and searchable by text; only their vectors are missing (`aisle
+    // index` embeds them). A machine failure, reported as one.
+    return error_reply(Status::internal("the products are stored and indexed, their vectors failed: " +
+                                        embedded.status().message()));
+  }
   return Reply{200,
-               {{"written", records->size()}, {"index", {{"added", report->added}, {"updated", report->updated},
-                                                         {"documents", report->documents}, {"seconds", report->seconds}}}}};
+               {{"written", records->size()},
+                {"index", {{"added", report->added}, {"updated", report->updated},
+                           {"documents", report->documents}, {"seconds", report->seconds}}},
+                {"vectors", *embedded}}};
 }
 
 Reply Engine::add_events(const nlohmann::json& request) {
@@ -459,6 +482,10 @@ Status Engine::close() {
   closed_ = true;
   AISLE_RETURN_IF_ERROR(policy_->settle(now_ms(), true));
   AISLE_RETURN_IF_ERROR(policy_->save());
+  if (vectors_upserted_ > 0) {
+    std::unique_lock pool_lock(pool_mutex_);
+    if (!free_.empty()) AISLE_RETURN_IF_ERROR(free_.front().pipeline->save_vectors());
+  }
   std::unique_lock memory_lock(memory_mutex_);
   return memory_->save(retrieve::memory_path(options_.data_dir));
 }

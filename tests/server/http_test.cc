@@ -18,7 +18,9 @@
 #include <nlohmann/json.hpp>
 
 #include "aisle/rank/clicks.h"
+#include "aisle/models/text_encoder.h"
 #include "aisle/retrieve/lexical.h"
+#include "aisle/retrieve/vector_strategy.h"
 #include "aisle/server/engine.h"
 #include "test_util.h"
 
@@ -53,10 +55,30 @@ void make_data_dir(const std::filesystem::path& dir) {
   ASSERT_TRUE(retrieve::update_index(**store, Context::for_tests(), dir, {}, &report).is_ok());
 }
 
+// Product vectors for the data directory from a small untrained encoder: what is tested is
+// where vectors go, not how good they are.
+void add_vectors(const std::filesystem::path& dir) {
+  models::EncoderConfig config;
+  config.dim = 16;
+  config.embedding_dim = 16;
+  config.hidden = 32;
+  config.features.buckets = 1 << 12;
+  auto encoder = models::TextEncoder::create(config, Context::for_tests());
+  ASSERT_TRUE(encoder.is_ok()) << encoder.status().to_string();
+  std::filesystem::create_directories(dir / "models");
+  ASSERT_TRUE((*encoder)->save(retrieve::encoder_path(dir)).is_ok());
+  auto store = store::Store::open(dir);
+  ASSERT_TRUE(store.is_ok());
+  retrieve::VectorIndexReport report;
+  ASSERT_TRUE(retrieve::build_vector_index(**store, **encoder, Context::for_tests(), dir, &report).is_ok());
+  ASSERT_EQ(report.products, 24);
+}
+
 class HttpTest : public ::testing::Test {
  protected:
-  void start(ServeOptions serve = {}) {
-    make_data_dir(dir_.path());
+  void start(ServeOptions serve = {}, bool fresh = true, bool vectors = false) {
+    if (fresh) make_data_dir(dir_.path());
+    if (fresh && vectors) add_vectors(dir_.path());
     EngineOptions options;
     options.data_dir = dir_.path();
     options.pipelines = 2;
@@ -79,6 +101,8 @@ class HttpTest : public ::testing::Test {
     if (engine_) {
       EXPECT_TRUE(engine_->close().is_ok());
     }
+    server_.reset();
+    engine_.reset();
   }
   httplib::Client client() {
     httplib::Client c("127.0.0.1", port_);
@@ -101,6 +125,39 @@ class HttpTest : public ::testing::Test {
   Status served_;
   int port_ = 0;
 };
+
+// With product vectors, an upserted listing is embedded at once: the vector strategy finds it
+// and the ranker's cosine feature has a value; the vectors are saved at shutdown.
+TEST_F(HttpTest, UpsertedProductsGetVectorsThatOutliveARestart) {
+  start({}, true, true);
+  auto c = client();
+  auto vector_ids = [&](httplib::Client& with) {
+    std::set<std::string> ids;
+    auto r = with.Get("/search?query=kettle&strategy=vector&k=100&depth=100&facets=false");
+    EXPECT_EQ(r->status, 200) << r->body;
+    const nlohmann::json body = json(r);  // kept: a temporary's member would dangle in the loop
+    for (const auto& hit : body["results"]) ids.insert(hit["product_id"].get<std::string>());
+    return ids;
+  };
+  EXPECT_EQ(vector_ids(c).size(), 24u);
+  EXPECT_EQ(vector_ids(c).count("NEW"), 0u);
+  const std::string product = R"([{"id": "NEW", "locale": "en", "title": "Zorblax quantum kettle", "price": 12.5}])";
+  auto upsert = c.Post("/products", httplib::Headers{{"X-API-Key", kKey}}, product, "application/json");
+  ASSERT_EQ(upsert->status, 200) << upsert->body;
+  EXPECT_EQ(json(upsert)["vectors"], 1);
+  for (int i = 0; i < 2; ++i) {  // both pipelines share the vectors
+    EXPECT_EQ(vector_ids(c).size(), 25u);
+    EXPECT_EQ(vector_ids(c).count("NEW"), 1u);
+    auto explained = c.Get("/search?query=zorblax&strategy=lexical&explain=true");
+    ASSERT_EQ(explained->status, 200);
+    ASSERT_EQ(json(explained)["results"].size(), 1u);
+    EXPECT_TRUE(json(explained)["results"][0]["features"].contains("vector_cosine")) << explained->body;
+  }
+  stop();
+  start({}, false);
+  auto again = client();
+  EXPECT_EQ(vector_ids(again).count("NEW"), 1u);
+}
 
 TEST_F(HttpTest, SearchesLearnsFromKeyedFeedbackAndTakesNewProducts) {
   start();

@@ -33,6 +33,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -154,6 +155,12 @@ class SearchPipeline {
   // products). The feature extractor follows the new index.
   Status reload_lexical();
 
+  // Embeds stored listings and upserts their vectors into the product vectors this pipeline
+  // shares with its siblings (their next search sees them); nothing without vectors. Safe
+  // while siblings search. save_vectors() writes them to the data directory.
+  Status upsert_vectors(std::span<const store::Product> products, const Context& context);
+  Status save_vectors() const;
+
   const FeatureExtractor& features() const { return *extractor_; }
   const Ranker* ranker() const { return ranker_.get(); }
   // The ESCI classifier when the data directory has one (four classes E, S, C, I), else null.
@@ -172,7 +179,7 @@ class SearchPipeline {
   std::unique_ptr<store::Store> store_;
   // Read-only after open, shared with the pipelines of open_sibling().
   std::shared_ptr<const retrieve::LexicalCatalog> catalog_;
-  std::shared_ptr<const retrieve::VectorStrategy> vectors_;
+  std::shared_ptr<retrieve::VectorStrategy> vectors_;  // upsert_vectors() adds to it
   std::shared_ptr<const FeatureExtractor> extractor_;
   std::shared_ptr<const Ranker> ranker_;
   std::shared_ptr<const std::unordered_map<std::uint32_t, ProductStats>> product_stats_;

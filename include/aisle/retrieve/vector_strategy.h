@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -76,6 +77,12 @@ class VectorStrategy {
   // analyzer; filter.locale (when set) limits results to one locale.
   Result<std::vector<vector::Neighbor>> search(std::string_view query, std::string_view locale,
                                                const vector::VectorSearchOptions& options) const;
+
+  // Embeds `documents` (with their product ids) and inserts or replaces their vectors; the
+  // next search sees them. Thread-safe with searches (the index takes a writer lock).
+  Status upsert(std::span<const text::Document> documents, const Context& context);
+  // Writes the vectors, with those upserted, to <data_dir>/index/vectors/ (crash-safe).
+  Status save(const std::filesystem::path& data_dir) const;
 
   const models::TextEncoder& encoder() const { return *encoder_; }
   const vector::VectorIndex& index() const { return *index_; }

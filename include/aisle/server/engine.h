@@ -12,7 +12,9 @@
 //     strategies it chooses, and events naming the search's id reward it.
 // Product upserts are written to the store and the lexical index is brought up to date
 // (retrieve::update_index) before the reply, so they are searchable right after; pipelines
-// reopen the index on their next search. Vectors for new products wait for `aisle index`.
+// reopen the index on their next search. When the data directory has product vectors, the
+// upserted listings are embedded into the shared vectors too (saved to the data directory at
+// close()).
 //
 // Errors: a Reply with status 400 (bad input: {"error": {"code": "bad_input", "message",
 // "field"}}; field is the offending request field, or "body:LINE:field" for a record of a
@@ -81,7 +83,8 @@ class Engine {
   Reply classify(const nlohmann::json& request);
   Reply product(const std::string& product_id, const std::string& locale);
   // A batch of products: a JSON array of catalog objects (docs/formats.md), or
-  // {"products": [...]}. All or nothing; the reply counts them and the index update.
+  // {"products": [...]}. All or nothing; the reply counts them, the index update and the
+  // vectors embedded.
   Reply upsert_products(const nlohmann::json& request);
   // A batch of feedback events: an array (or {"events": [...]}) of event objects
   // (docs/formats.md) with an optional "search_id" from a /search reply. All or nothing: the
@@ -121,6 +124,7 @@ class Engine {
   std::atomic<std::int64_t> documents_{0};
   std::atomic<std::int64_t> events_stored_{0};
   std::atomic<std::int64_t> products_written_{0};
+  std::atomic<std::int64_t> vectors_upserted_{0};  // saved at close() when any
   bool closed_ = false;
 };
 
