@@ -13,6 +13,7 @@
 #include "aisle/io/byte_source.h"
 #include "aisle/io/readers.h"
 #include "aisle/io/utf8.h"
+#include "aisle/models/text_encoder.h"
 #include "aisle/rank/clicks.h"
 #include "aisle/rank/result_json.h"
 #include "aisle/retrieve/lexical.h"
@@ -173,6 +174,10 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& options, const
     engine->free_.push_back(Slot{std::move(sibling), 0});
   }
   engine->free_.push_back(Slot{std::move(first), 0});
+  // Requests run side by side, one per worker: each model call (query encoding, the ESCI
+  // classifier) takes one thread. Intra-op threads would only contend with the other requests
+  // for the same cores (loading the models set torch's count from the Context).
+  models::TextEncoder::set_threads(1);
   AISLE_ASSIGN_OR_RETURN(engine->store_, store::Store::open(options.data_dir));
   // The memory index, caught up with events stored since it was saved.
   retrieve::MemoryBuildReport report;
