@@ -418,6 +418,7 @@ Analyzer::~Analyzer() = default;
 const std::string& Analyzer::locale() const { return impl_->locale; }
 
 void Analyzer::analyze(std::string_view text, std::vector<Token>* out) {
+  if (text.empty()) return;  // most fields of most catalogs: skip the segmenter's set-up
   std::string folded = impl_->case_fold(text);
   std::vector<Word> segmented;
   if (impl_->mecab_tagger != nullptr) {
