@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <shared_mutex>
 
 #include "aisle/rank/esci.h"
 
@@ -30,6 +31,59 @@ bool passes(const text::Filter& filter, const io::ProductRecord& record) {
   }
   return true;
 }
+
+// Per locale, the kKept most popular listings, best first (popularity, then the larger id:
+// the newest). Shared by sibling pipelines: upserts change it under a lock while searches read.
+class SearchPipeline::PopularLists {
+ public:
+  static constexpr std::size_t kKept = 5000;
+  using Entry = std::pair<double, std::uint32_t>;  // (popularity, product id)
+
+  explicit PopularLists(std::unordered_map<std::string, std::vector<Entry>> by_locale) {
+    for (auto& [locale_code, entries] : by_locale) {
+      const std::size_t kept = std::min(entries.size(), kKept);
+      std::partial_sort(entries.begin(), entries.begin() + static_cast<long>(kept), entries.end(), better);
+      entries.resize(kept);
+      lists_.emplace(locale_code, std::move(entries));
+    }
+  }
+
+  bool empty() const {
+    std::shared_lock lock(mutex_);
+    return lists_.empty();
+  }
+
+  // The first `n` of a locale's list.
+  std::vector<ProductId> first(const std::string& locale_code, std::size_t n) const {
+    std::shared_lock lock(mutex_);
+    std::vector<ProductId> out;
+    auto found = lists_.find(locale_code);
+    if (found == lists_.end()) return out;
+    n = std::min(n, found->second.size());
+    out.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) out.push_back(ProductId(found->second[i].second));
+    return out;
+  }
+
+  // A listing written with this popularity takes its place (or leaves the list when it no
+  // longer ranks; the list then runs one short until the next start reads the store).
+  void upsert(ProductId product, const std::string& locale_code, double popularity) {
+    std::unique_lock lock(mutex_);
+    std::vector<Entry>& list = lists_[locale_code];
+    std::erase_if(list, [&](const Entry& e) { return e.second == product.value(); });
+    const Entry entry{popularity, product.value()};
+    auto at = std::lower_bound(list.begin(), list.end(), entry, better);
+    if (static_cast<std::size_t>(at - list.begin()) >= kKept) return;
+    list.insert(at, entry);
+    if (list.size() > kKept) list.pop_back();
+  }
+
+ private:
+  static bool better(const Entry& a, const Entry& b) { return a.first != b.first ? a.first > b.first : a.second > b.second; }
+
+  mutable std::shared_mutex mutex_;
+  std::unordered_map<std::string, std::vector<Entry>> lists_;
+};
 
 SearchPipeline::~SearchPipeline() = default;
 
@@ -70,22 +124,13 @@ Result<std::unique_ptr<SearchPipeline>> SearchPipeline::open(const std::filesyst
   }
   // Popularity lists: per locale, popularity then newest (the larger id) first.
   {
-    constexpr std::size_t kPopularKept = 5000;
-    std::unordered_map<std::string, std::vector<std::pair<double, std::uint32_t>>> by_locale;
+    std::unordered_map<std::string, std::vector<PopularLists::Entry>> by_locale;
     AISLE_RETURN_IF_ERROR(pipeline->store_->for_each_popularity(
         [&](ProductId product, const std::string& locale_code, std::optional<double> popularity) {
           by_locale[locale_code].emplace_back(popularity.value_or(0.0), product.value());
           return Status::ok();
         }));
-    auto popular = std::make_shared<std::unordered_map<std::string, std::vector<ProductId>>>();
-    for (auto& [locale_code, products] : by_locale) {
-      const std::size_t kept = std::min(products.size(), kPopularKept);
-      std::partial_sort(products.begin(), products.begin() + static_cast<long>(kept), products.end(),
-                        [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second > b.second; });
-      std::vector<ProductId>& list = (*popular)[locale_code];
-      for (std::size_t i = 0; i < kept; ++i) list.push_back(ProductId(products[i].second));
-    }
-    pipeline->popular_ = std::move(popular);
+    pipeline->popular_ = std::make_shared<PopularLists>(std::move(by_locale));
   }
   // Product statistics: the same grades the encoder learns from (test split held out).
   retrieve::TrainingSetReport report;
@@ -127,7 +172,10 @@ Status SearchPipeline::reload_lexical() {
   return Status::ok();
 }
 
-Status SearchPipeline::upsert_vectors(std::span<const store::Product> products, const Context& context) {
+Status SearchPipeline::upserted(std::span<const store::Product> products, const Context& context) {
+  for (const store::Product& product : products) {
+    popular_->upsert(product.id, product.record.locale, product.record.popularity.value_or(0.0));
+  }
   if (!vectors_) return Status::ok();
   std::vector<text::Document> documents;
   documents.reserve(products.size());
@@ -329,19 +377,16 @@ Result<CandidateSet> SearchPipeline::retrieve(std::string_view query, const Pipe
     const int depth = depth_of(retrieve::kPopularityStrategy);
     retrieve::RankedList list;
     list.strategy = retrieve::kFoundPopularity;
-    auto popular = popular_->find(search.locale);
-    if (popular != popular_->end()) {
-      const bool filtered = !filter.brands.empty() || !filter.colors.empty() || !filter.categories.empty() ||
-                            !filter.locales.empty() || filter.min_price || filter.max_price;
-      const std::size_t scan = std::min(popular->second.size(), static_cast<std::size_t>(depth) * 20);
-      for (std::size_t i = 0; i < scan && static_cast<int>(list.products.size()) < depth; ++i) {
-        if (filtered) {
-          AISLE_ASSIGN_OR_RETURN(const bool kept, keep(popular->second[i]));
-          if (!kept) continue;
-        }
-        list.products.push_back(popular->second[i]);
-        list.scores.push_back(static_cast<float>(list.products.size()) * -1.0f);  // rank order
+    const bool filtered = !filter.brands.empty() || !filter.colors.empty() || !filter.categories.empty() ||
+                          !filter.locales.empty() || filter.min_price || filter.max_price;
+    for (const ProductId product : popular_->first(search.locale, static_cast<std::size_t>(depth) * 20)) {
+      if (static_cast<int>(list.products.size()) >= depth) break;
+      if (filtered) {
+        AISLE_ASSIGN_OR_RETURN(const bool kept, keep(product));
+        if (!kept) continue;
       }
+      list.products.push_back(product);
+      list.scores.push_back(static_cast<float>(list.products.size()) * -1.0f);  // rank order
     }
     lists.push_back(std::move(list));
   }

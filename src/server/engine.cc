@@ -376,8 +376,9 @@ Reply Engine::upsert_products(const nlohmann::json& request) {
   ++generation_;
   documents_ = report->documents;
   products_written_ += static_cast<std::int64_t>(records->size());
-  // Vectors for the new and changed listings, in the vectors every pipeline shares: the vector
-  // strategy and the cosine feature see them on the next search. Saved at close().
+  // The new and changed listings in what every pipeline shares: their vectors (the vector
+  // strategy and the cosine feature see them on the next search; saved at close()) and their
+  // place in the popularity lists.
   auto embed = [&]() -> Result<std::size_t> {
     std::vector<store::Product> stored;
     for (const io::ProductRecord& record : *records) {
@@ -385,8 +386,8 @@ Reply Engine::upsert_products(const nlohmann::json& request) {
       if (product) stored.push_back(std::move(*product));
     }
     AISLE_ASSIGN_OR_RETURN(Lease pipeline, acquire());
+    AISLE_RETURN_IF_ERROR(pipeline->upserted(stored, context_));
     if (!pipeline->has_vectors()) return std::size_t{0};
-    AISLE_RETURN_IF_ERROR(pipeline->upsert_vectors(stored, context_));
     vectors_upserted_ += static_cast<std::int64_t>(stored.size());
     return stored.size();
   };

@@ -218,6 +218,23 @@ TEST_F(HttpTest, SearchesLearnsFromKeyedFeedbackAndTakesNewProducts) {
     ASSERT_EQ(json(kettle)["results"].size(), 1u);
     EXPECT_EQ(json(kettle)["results"][0]["product_id"], "NEW");
   }
+  // The popularity strategy takes a popular new listing at once, and lets it go when its
+  // popularity drops.
+  auto hot = c.Post("/products", httplib::Headers{{"X-API-Key", kKey}},
+                    R"([{"id": "HOT", "locale": "en", "title": "Hot item", "popularity": 1000000}])", "application/json");
+  ASSERT_EQ(hot->status, 200) << hot->body;
+  for (int i = 0; i < 3; ++i) {
+    auto popular = c.Get("/search?query=anything&strategy=popularity&k=1&depth=1");
+    ASSERT_EQ(popular->status, 200) << popular->body;
+    EXPECT_EQ(json(popular)["results"][0]["product_id"], "HOT");
+  }
+  hot = c.Post("/products", httplib::Headers{{"X-API-Key", kKey}},
+               R"([{"id": "HOT", "locale": "en", "title": "Hot item", "popularity": 0}])", "application/json");
+  ASSERT_EQ(hot->status, 200);
+  auto cooled = c.Get("/search?query=anything&strategy=popularity&k=1&depth=1");
+  ASSERT_EQ(cooled->status, 200);
+  EXPECT_EQ(json(cooled)["results"][0]["product_id"], "P23");  // the catalog's most popular
+
   auto listing = c.Get("/products/NEW?locale=en");
   ASSERT_EQ(listing->status, 200);
   EXPECT_EQ(json(listing)["title"], "Zorblax quantum kettle");
@@ -229,7 +246,8 @@ TEST_F(HttpTest, SearchesLearnsFromKeyedFeedbackAndTakesNewProducts) {
   ASSERT_EQ(metrics->status, 200);
   EXPECT_NE(metrics->body.find("aisle_http_requests_total{route=\"/events\",status=\"401\"} 2"), std::string::npos) << metrics->body;
   EXPECT_NE(metrics->body.find("aisle_events_stored 2"), std::string::npos);
-  EXPECT_NE(metrics->body.find("aisle_index_documents 25"), std::string::npos);
+  EXPECT_NE(metrics->body.find("aisle_index_documents 26"), std::string::npos);  // 24 + NEW + HOT
+  EXPECT_NE(metrics->body.find("aisle_products_written 3"), std::string::npos);
   EXPECT_NE(metrics->body.find("aisle_http_request_duration_ms_bucket{route=\"/search\",le=\"+Inf\"}"), std::string::npos);
 
   // Shutdown settles the search and saves the policy with its update.

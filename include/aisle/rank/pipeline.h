@@ -155,10 +155,12 @@ class SearchPipeline {
   // products). The feature extractor follows the new index.
   Status reload_lexical();
 
-  // Embeds stored listings and upserts their vectors into the product vectors this pipeline
-  // shares with its siblings (their next search sees them); nothing without vectors. Safe
-  // while siblings search. save_vectors() writes them to the data directory.
-  Status upsert_vectors(std::span<const store::Product> products, const Context& context);
+  // Brings what this pipeline shares with its siblings up to date with listings just written
+  // to the store (the lexical index has its own update_index() + reload_lexical()): their
+  // vectors, embedded and upserted (when the data directory has vectors), and their place in
+  // the popularity lists. The siblings' next search sees both; safe while they search.
+  // save_vectors() writes the vectors to the data directory.
+  Status upserted(std::span<const store::Product> products, const Context& context);
   Status save_vectors() const;
 
   const FeatureExtractor& features() const { return *extractor_; }
@@ -189,7 +191,8 @@ class SearchPipeline {
   std::shared_ptr<const retrieve::RelatedProducts> related_;  // <data_dir>/models/related.bin
   std::shared_ptr<const retrieve::MemoryIndex> memory_;       // <data_dir>/index/memory.bin
   // Per locale: the most popular products, best first (popularity, then newest).
-  std::shared_ptr<const std::unordered_map<std::string, std::vector<ProductId>>> popular_;
+  class PopularLists;
+  std::shared_ptr<PopularLists> popular_;
   // Memory keys need the analyzer's terms; analyzers are made per locale on first use.
   mutable std::unordered_map<std::string, std::unique_ptr<text::Analyzer>> analyzers_;
 };

@@ -12,9 +12,9 @@
 //     strategies it chooses, and events naming the search's id reward it.
 // Product upserts are written to the store and the lexical index is brought up to date
 // (retrieve::update_index) before the reply, so they are searchable right after; pipelines
-// reopen the index on their next search. When the data directory has product vectors, the
-// upserted listings are embedded into the shared vectors too (saved to the data directory at
-// close()).
+// reopen the index on their next search. The upserted listings also take their place in the
+// shared popularity lists and, when the data directory has product vectors, are embedded into
+// the shared vectors (saved to the data directory at close()).
 //
 // Errors: a Reply with status 400 (bad input: {"error": {"code": "bad_input", "message",
 // "field"}}; field is the offending request field, or "body:LINE:field" for a record of a
