@@ -300,10 +300,11 @@ class InvertedIndex::Impl {
       docs.add(document, (*normalizer)->normalize(document.brand), (*normalizer)->normalize(document.color),
                category_keys, prior_of(document));
     }
-    // Pass 2: impacts.
+    // Pass 2: forward entries (the occurrences in text order), then impacts.
     for (std::size_t i = 0; i < batch.size(); ++i) {
       auto begin = occurrences.begin() + static_cast<std::ptrdiff_t>(starts[i]);
       auto end = occurrences.begin() + static_cast<std::ptrdiff_t>(starts[i + 1]);
+      builder.add_forward(static_cast<std::uint32_t>(i), std::span<const std::uint32_t>(&*begin, static_cast<std::size_t>(end - begin)));
       std::sort(begin, end);
       for (auto at = begin; at != end;) {
         const std::uint32_t term = *at / 8;
@@ -330,14 +331,27 @@ class InvertedIndex::Impl {
     std::vector<std::uint32_t> remap;
     DocTable merged_docs = docs.compacted(&remap);
     SegmentBuilder builder;
+    std::vector<std::uint32_t> occurrences;
     for (const SegmentRef& ref : segments) {
       const Segment& segment = *ref.segment;
+      std::vector<std::uint32_t> id_of(segment.num_terms());  // this segment's term numbers -> builder ids
       for (std::uint32_t t = 0; t < segment.num_terms(); ++t) {
-        std::uint32_t id = builder.term_id(segment.term_string(t));
+        const std::uint32_t id = builder.term_id(segment.term_string(t));
+        id_of[t] = id;
         for (PostingCursor cursor(segment, segment.term(t)); cursor.doc() != kEndOfList; cursor.next()) {
           std::uint32_t doc = remap[ref.base + cursor.doc()];
           if (doc != kNoValue) builder.add(id, doc, cursor.impact(), cursor.field_mask());
         }
+      }
+      // Forward entries follow their documents (a version 1 segment has none to carry).
+      for (std::uint32_t local = 0; local < segment.num_docs(); ++local) {
+        const std::uint32_t doc = remap[ref.base + local];
+        if (doc == kNoValue || !segment.has_forward(local)) continue;
+        occurrences.clear();
+        segment.forward(local, [&](int field, std::uint32_t term) {
+          occurrences.push_back(id_of[term] * 8 + static_cast<std::uint32_t>(field));
+        });
+        builder.add_forward(doc, occurrences);
       }
     }
     segments.clear();
@@ -631,32 +645,75 @@ class InvertedIndex::Impl {
     return result;
   }
 
+  // The document's analyzed occurrences from its segment's forward entry, when the index holds
+  // this version of it: count(field, query term index or -1) per occurrence, in field then
+  // text order, as analyzing the text would give. False (nothing counted) otherwise. The
+  // caller holds the lock.
+  template <typename Count>
+  bool match_forward(const Document& document, std::span<const QueryTerm> terms, Count&& count) const {
+    const std::uint32_t doc = docs.find(document.product);
+    if (doc == kNoValue || docs.row(doc).version != document.version) return false;
+    const SegmentRef* ref = nullptr;
+    for (const SegmentRef& candidate : segments) {
+      if (doc >= candidate.base && doc - candidate.base < candidate.segment->num_docs()) ref = &candidate;
+    }
+    if (ref == nullptr || !ref->segment->has_forward(doc - ref->base)) return false;
+    const Segment& segment = *ref->segment;
+    // Each query term's number in this segment; the first of equal terms takes the match.
+    std::vector<std::pair<std::uint32_t, std::int16_t>> numbers;
+    for (std::size_t t = 0; t < terms.size() && t < 32767; ++t) {
+      const TermEntry* entry = segment.find(terms[t].term);
+      if (entry == nullptr) continue;
+      const std::uint32_t number = segment.term_number(entry);
+      if (std::none_of(numbers.begin(), numbers.end(), [&](const auto& n) { return n.first == number; })) {
+        numbers.emplace_back(number, static_cast<std::int16_t>(t));
+      }
+    }
+    segment.forward(doc - ref->base, [&](int field, std::uint32_t number) {
+      std::int16_t which = -1;
+      for (const auto& [n, t] : numbers) {
+        if (n == number) {
+          which = t;
+          break;
+        }
+      }
+      count(field, which);
+    });
+    return true;
+  }
+
   DocumentMatch match(const Document& document, std::span<const QueryTerm> terms) const {
     std::shared_lock lock(mutex);
     DocumentMatch out;
-    auto lease = analyzers.lease(document.locale);
-    if (!lease.is_ok()) return out;
-    std::array<std::string, kNumFields> texts;
-    field_texts(document, &texts);
     out.terms.resize(terms.size());
     for (std::size_t t = 0; t < terms.size(); ++t) {
       out.terms[t].term = terms[t].term;
       out.terms[t].idf = terms[t].idf;
       out.terms[t].weight = terms[t].weight;
     }
-    // Query terms are few: a linear scan per token beats hashing every token.
-    for (int f = 0; f < kNumFields; ++f) {
-      for (const std::string& token : (*lease)->terms(texts[f])) {
-        std::int16_t which = -1;
-        for (std::size_t t = 0; t < terms.size() && t < 32767; ++t) {
-          if (terms[t].term == token) {
-            which = static_cast<std::int16_t>(t);
-            break;
+    auto count = [&](int field, std::int16_t which) {
+      out.sequence[field].push_back(which);
+      if (which >= 0) ++out.terms[static_cast<std::size_t>(which)].tf[field];
+      ++out.length[field];
+    };
+    if (!match_forward(document, terms, count)) {
+      // Not indexed in this version (or a version 1 segment): analyze the text.
+      auto lease = analyzers.lease(document.locale);
+      if (!lease.is_ok()) return out;
+      std::array<std::string, kNumFields> texts;
+      field_texts(document, &texts);
+      // Query terms are few: a linear scan per token beats hashing every token.
+      for (int f = 0; f < kNumFields; ++f) {
+        for (const std::string& token : (*lease)->terms(texts[f])) {
+          std::int16_t which = -1;
+          for (std::size_t t = 0; t < terms.size() && t < 32767; ++t) {
+            if (terms[t].term == token) {
+              which = static_cast<std::int16_t>(t);
+              break;
+            }
           }
+          count(f, which);
         }
-        out.sequence[f].push_back(which);
-        if (which >= 0) ++out.terms[static_cast<std::size_t>(which)].tf[f];
-        ++out.length[f];
       }
     }
     const auto average = average_lengths();

@@ -13,7 +13,7 @@ namespace aisle::text {
 namespace {
 
 constexpr char kMagic[8] = {'A', 'I', 'S', 'L', 'E', 'S', 'E', 'G'};
-constexpr std::uint32_t kSegmentVersion = 1;
+constexpr std::uint32_t kSegmentVersion = 2;  // 1: no forward section (still read)
 constexpr std::size_t kPadding = 16;  // stream-vbyte's vector decoder may read past the end
 
 template <typename T>
@@ -35,8 +35,8 @@ Result<std::unique_ptr<Segment>> Segment::load(std::shared_ptr<const Bytes> byte
   }
   const auto* header = reinterpret_cast<const SegmentHeader*>(data.data());
   if (std::memcmp(header->magic, kMagic, sizeof(kMagic)) != 0) return corrupt("not an Aisle segment (bad magic)");
-  if (header->version != kSegmentVersion) {
-    return corrupt("format version " + std::to_string(header->version) + ", expected " +
+  if (header->version != 1 && header->version != kSegmentVersion) {
+    return corrupt("format version " + std::to_string(header->version) + ", expected 1 or " +
                    std::to_string(kSegmentVersion));
   }
   if (header->total_bytes != data.size()) {
@@ -61,7 +61,41 @@ Result<std::unique_ptr<Segment>> Segment::load(std::shared_ptr<const Bytes> byte
   // Every term and block must point inside the file: checked once here so that searches never
   // read out of bounds, even on a file that was damaged but kept its checksum.
   const std::uint64_t strings_bytes = header->blocks_offset - header->strings_offset;
-  const std::uint64_t postings_bytes = size - kPadding - header->postings_offset;
+  std::uint64_t postings_end = size - kPadding;
+  if (header->version >= 2) {
+    // The forward section: its offset just before the padding, then offsets and entries.
+    if (postings_end < header->postings_offset + sizeof(std::uint64_t)) return corrupt("no forward section");
+    std::uint64_t forward_offset = 0;
+    std::memcpy(&forward_offset, data.data() + postings_end - sizeof(std::uint64_t), sizeof(forward_offset));
+    const std::uint64_t table_bytes = (std::uint64_t{header->num_docs} + 1) * sizeof(std::uint32_t);
+    const std::uint64_t section_end = postings_end - sizeof(std::uint64_t);
+    if (forward_offset < header->postings_offset || forward_offset % 4 != 0 ||
+        forward_offset + table_bytes > section_end) {
+      return corrupt("forward section out of bounds");
+    }
+    const auto* offsets = reinterpret_cast<const std::uint32_t*>(data.data() + forward_offset);
+    const std::uint8_t* bytes_begin = data.data() + forward_offset + table_bytes;
+    const std::uint64_t forward_bytes = section_end - forward_offset - table_bytes;
+    for (std::uint32_t d = 0; d < header->num_docs; ++d) {
+      if (offsets[d] > offsets[d + 1] || offsets[d + 1] > forward_bytes) return corrupt("forward table out of bounds");
+      for (std::uint64_t at = offsets[d]; at < offsets[d + 1];) {
+        std::uint64_t value = 0;
+        int shift = 0;
+        for (;; shift += 7) {
+          if (at >= offsets[d + 1] || shift > 28) return corrupt("forward entry of document " + std::to_string(d) + " is damaged");
+          const std::uint8_t byte = bytes_begin[at++];
+          value |= std::uint64_t{byte & 0x7fu} << shift;
+          if ((byte & 0x80u) == 0) break;
+        }
+        if ((value >> 3) >= header->num_terms) return corrupt("forward entry of document " + std::to_string(d) + " names no term");
+      }
+    }
+    segment->forward_offsets_ = offsets;
+    segment->forward_bytes_ = bytes_begin;
+    postings_end = forward_offset;
+  }
+  segment->postings_end_ = postings_end;
+  const std::uint64_t postings_bytes = postings_end - header->postings_offset;
   for (std::uint32_t i = 0; i < header->num_terms; ++i) {
     const TermEntry& term = segment->terms_[i];
     if (term.string_offset + term.string_length > strings_bytes ||
@@ -80,9 +114,7 @@ Result<std::unique_ptr<Segment>> Segment::load(std::shared_ptr<const Bytes> byte
   return segment;
 }
 
-std::uint64_t Segment::postings_bytes() const {
-  return header_->total_bytes - header_->blocks_offset;
-}
+std::uint64_t Segment::postings_bytes() const { return postings_end_ - header_->blocks_offset; }
 
 std::string_view Segment::term_string(std::uint32_t index) const {
   const TermEntry& entry = terms_[index];
@@ -113,6 +145,14 @@ std::uint32_t SegmentBuilder::term_id(std::string_view term) { return term_id(st
 
 void SegmentBuilder::add(std::uint32_t term, std::uint32_t doc, std::uint8_t impact, std::uint8_t field_mask) {
   postings_.push_back(Posting{term, doc, impact, field_mask});
+}
+
+void SegmentBuilder::add_forward(std::uint32_t doc, std::span<const std::uint32_t> occurrences) {
+  AISLE_CHECK(forward_docs_.empty() || forward_docs_.back() < doc, "forward entries in increasing document order");
+  if (forward_starts_.empty()) forward_starts_.push_back(0);
+  forward_docs_.push_back(doc);
+  forward_ids_.insert(forward_ids_.end(), occurrences.begin(), occurrences.end());
+  forward_starts_.push_back(forward_ids_.size());
 }
 
 std::vector<std::uint8_t> SegmentBuilder::finish(std::uint32_t num_docs) {
@@ -146,6 +186,7 @@ std::vector<std::uint8_t> SegmentBuilder::finish(std::uint32_t num_docs) {
 
   std::vector<TermEntry> terms;
   terms.reserve(num_terms);
+  std::vector<std::uint32_t> number_of_rank(num_terms, kEndOfList);  // the written term number
   std::vector<BlockEntry> blocks;
   std::vector<std::uint8_t> data;
   std::string strings;
@@ -154,6 +195,7 @@ std::vector<std::uint8_t> SegmentBuilder::finish(std::uint32_t num_docs) {
     // Terms whose every posting was dropped (a merge of deleted documents) are left out.
     if (starts[t] == starts[t + 1]) continue;
     const std::string& text = strings_[order[t]];
+    number_of_rank[t] = static_cast<std::uint32_t>(terms.size());
     TermEntry& entry = terms.emplace_back();
     std::memset(&entry, 0, sizeof(entry));
     entry.string_offset = strings.size();
@@ -186,6 +228,32 @@ std::vector<std::uint8_t> SegmentBuilder::finish(std::uint32_t num_docs) {
     }
   }
 
+  // The forward section, laid out after the postings (4-aligned).
+  std::vector<std::uint32_t> forward_table(std::size_t{num_docs} + 1, 0);
+  std::vector<std::uint8_t> forward;
+  {
+    std::size_t next = 0;  // into forward_docs_
+    for (std::uint32_t d = 0; d < num_docs; ++d) {
+      forward_table[d] = static_cast<std::uint32_t>(forward.size());
+      if (next < forward_docs_.size() && forward_docs_[next] == d) {
+        for (std::size_t i = forward_starts_[next]; i < forward_starts_[next + 1]; ++i) {
+          const std::uint32_t occurrence = forward_ids_[i];
+          const std::uint32_t number = number_of_rank[rank[occurrence >> 3]];
+          AISLE_CHECK(number != kEndOfList, "a forward entry names a term without postings");
+          std::uint32_t value = (number << 3) | (occurrence & 7u);
+          while (value >= 0x80u) {
+            forward.push_back(static_cast<std::uint8_t>(value | 0x80u));
+            value >>= 7;
+          }
+          forward.push_back(static_cast<std::uint8_t>(value));
+        }
+        ++next;
+      }
+    }
+    forward_table[num_docs] = static_cast<std::uint32_t>(forward.size());
+    AISLE_CHECK(next == forward_docs_.size(), "a forward entry of a document past num_docs");
+  }
+
   SegmentHeader header{};
   std::memcpy(header.magic, kMagic, sizeof(kMagic));
   header.version = kSegmentVersion;
@@ -197,7 +265,9 @@ std::vector<std::uint8_t> SegmentBuilder::finish(std::uint32_t num_docs) {
   header.strings_offset = header.terms_offset + terms.size() * sizeof(TermEntry);
   header.blocks_offset = (header.strings_offset + strings.size() + 7) / 8 * 8;
   header.postings_offset = header.blocks_offset + blocks.size() * sizeof(BlockEntry);
-  header.total_bytes = header.postings_offset + data.size() + kPadding;
+  const std::uint64_t forward_offset = (header.postings_offset + data.size() + 3) / 4 * 4;
+  const std::uint64_t forward_end = forward_offset + forward_table.size() * sizeof(std::uint32_t) + forward.size();
+  header.total_bytes = forward_end + sizeof(std::uint64_t) + kPadding;
 
   std::vector<std::uint8_t> out;
   out.reserve(header.total_bytes);
@@ -207,11 +277,18 @@ std::vector<std::uint8_t> SegmentBuilder::finish(std::uint32_t num_docs) {
   out.resize(header.blocks_offset, 0);
   for (const BlockEntry& block : blocks) append(&out, block);
   out.insert(out.end(), data.begin(), data.end());
+  out.resize(forward_offset, 0);
+  for (const std::uint32_t offset : forward_table) append(&out, offset);
+  out.insert(out.end(), forward.begin(), forward.end());
+  append(&out, forward_offset);
   out.resize(header.total_bytes, 0);
   std::uint64_t checksum = checksum64(std::span<const std::uint8_t>(out).subspan(sizeof(SegmentHeader)));
   std::memcpy(out.data() + offsetof(SegmentHeader, checksum), &checksum, sizeof(checksum));
   strings_.clear();
   ids_.clear();
+  forward_docs_.clear();
+  forward_starts_.clear();
+  forward_ids_.clear();
   return out;
 }
 

@@ -4,8 +4,17 @@
 //
 // Layout: SegmentHeader | TermEntry[num_terms] (sorted by term) | term bytes |
 //         BlockEntry[num_blocks] | postings (per block: stream-vbyte delta-coded doc numbers,
-//         then `count` impact bytes, then `count` field-mask bytes) | 16 bytes of padding.
+//         then `count` impact bytes, then `count` field-mask bytes) | forward section (version
+//         2) | 16 bytes of padding.
 // Document numbers inside a segment are local (0 .. num_docs-1).
+//
+// The forward section (version 2; a version 1 segment has none and still loads): at
+// forward_offset (4-aligned), uint32 offsets[num_docs + 1] into the forward bytes that follow;
+// a document's bytes are its analyzed occurrences in field order, then text order, each a
+// LEB128 varint of (term number * 8 + field); a document with offsets[d] == offsets[d + 1]
+// has no entry. The section ends with the uint64 forward_offset itself, just before the
+// padding. It lets InvertedIndex::match read a candidate's analyzed fields instead of
+// analyzing its text again per query.
 #pragma once
 
 #include <cstdint>
@@ -82,6 +91,29 @@ class Segment {
   const BlockEntry* blocks() const { return blocks_; }
   const std::uint8_t* postings() const { return postings_; }
 
+  // The term number (index into term()) of an entry find() returned.
+  std::uint32_t term_number(const TermEntry* entry) const { return static_cast<std::uint32_t>(entry - terms_); }
+  // Whether document `doc` has a forward entry.
+  bool has_forward(std::uint32_t doc) const {
+    return forward_offsets_ != nullptr && forward_offsets_[doc] != forward_offsets_[doc + 1];
+  }
+  // Calls visit(field, term number) for each analyzed occurrence of document `doc`, in field
+  // then text order (checked at load: every entry decodes and names a term of this segment).
+  template <typename Visit>
+  void forward(std::uint32_t doc, Visit&& visit) const {
+    const std::uint8_t* at = forward_bytes_ + forward_offsets_[doc];
+    const std::uint8_t* end = forward_bytes_ + forward_offsets_[doc + 1];
+    while (at < end) {
+      std::uint32_t value = 0;
+      for (int shift = 0;; shift += 7) {
+        const std::uint8_t byte = *at++;
+        value |= std::uint32_t{byte & 0x7fu} << shift;
+        if ((byte & 0x80u) == 0) break;
+      }
+      visit(static_cast<int>(value & 7u), value >> 3);
+    }
+  }
+
  private:
   Segment() = default;
   std::shared_ptr<const Bytes> bytes_;
@@ -90,6 +122,9 @@ class Segment {
   const char* strings_ = nullptr;
   const BlockEntry* blocks_ = nullptr;
   const std::uint8_t* postings_ = nullptr;
+  const std::uint32_t* forward_offsets_ = nullptr;  // null: no forward section
+  const std::uint8_t* forward_bytes_ = nullptr;
+  std::uint64_t postings_end_ = 0;  // where the postings (and block data) end
 };
 
 // Collects postings (term, local doc, impact, field mask) and lays out a segment. Postings of
@@ -99,6 +134,9 @@ class SegmentBuilder {
   std::uint32_t term_id(const std::string& term);
   std::uint32_t term_id(std::string_view term);
   void add(std::uint32_t term, std::uint32_t doc, std::uint8_t impact, std::uint8_t field_mask);
+  // The forward entry of document `doc`: its occurrences (term id * 8 + field, field < 8) in
+  // field then text order. Documents in increasing order; one without a call has no entry.
+  void add_forward(std::uint32_t doc, std::span<const std::uint32_t> occurrences);
   // The segment's bytes for `num_docs` documents.
   std::vector<std::uint8_t> finish(std::uint32_t num_docs);
 
@@ -112,6 +150,9 @@ class SegmentBuilder {
   std::unordered_map<std::string, std::uint32_t> ids_;
   std::vector<std::string> strings_;
   std::vector<Posting> postings_;
+  std::vector<std::uint32_t> forward_docs_;
+  std::vector<std::size_t> forward_starts_;  // into forward_ids_, one past forward_docs_
+  std::vector<std::uint32_t> forward_ids_;
 };
 
 // Iterates one term's postings in a segment, block by block (decoding one block at a time),

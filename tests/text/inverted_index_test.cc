@@ -188,6 +188,77 @@ TEST(InvertedIndexTest, ExplainBreaksScoreDownByField) {
   EXPECT_NEAR(explanation[0].score, hit->score, 0.5 / 255 * explanation[0].idf + 1e-6);
 }
 
+void expect_same_match(const DocumentMatch& a, const DocumentMatch& b, const std::string& what) {
+  EXPECT_EQ(a.length, b.length) << what;
+  EXPECT_EQ(a.sequence, b.sequence) << what;
+  ASSERT_EQ(a.terms.size(), b.terms.size()) << what;
+  for (std::size_t t = 0; t < a.terms.size(); ++t) {
+    EXPECT_EQ(a.terms[t].term, b.terms[t].term) << what;
+    EXPECT_EQ(a.terms[t].tf, b.terms[t].tf) << what;
+    EXPECT_EQ(a.terms[t].field_contribution, b.terms[t].field_contribution) << what;
+    EXPECT_EQ(a.terms[t].score, b.terms[t].score) << what;
+  }
+}
+
+// match() reads an indexed document's analyzed fields from its segment's forward entry; a
+// document the index does not hold in that version is analyzed instead. The two must agree
+// exactly: in fresh segments, after upserts and a merge, and after a commit and reopen.
+TEST(InvertedIndexTest, ForwardEntriesMatchAsAnalyzingTheTextDoes) {
+  testing::TempDir dir;
+  IndexOptions options;
+  options.max_segments = 64;
+  auto index = InvertedIndex::create(options);
+  std::vector<Document> catalog = small_catalog();
+  catalog[0].description = "Lightweight running shoes: the Zoom Air unit, 10mm drop, 3/4in laces. Running!";
+  catalog[3].bullets = {"20V max", "two 2.0Ah batteries", "drill drill drill"};
+  catalog[3].attributes = {{"voltage", "20 V"}, {"weight", "1.5 kg"}};
+  for (std::size_t i = 0; i < catalog.size(); ++i) catalog[i].version = 100 + i;
+  // Three batches: three segments.
+  ASSERT_TRUE(index->upsert(std::span<const Document>(catalog).subspan(0, 2), Context::for_tests()).is_ok());
+  ASSERT_TRUE(index->upsert(std::span<const Document>(catalog).subspan(2, 2), Context::for_tests()).is_ok());
+  ASSERT_TRUE(index->upsert(std::span<const Document>(catalog).subspan(4), Context::for_tests()).is_ok());
+  // An upsert replaces a document: its new version's entry is in a fourth segment.
+  catalog[1].title = "Adidas Ultraboost 22 running shoe, black";
+  catalog[1].version = 200;
+  ASSERT_TRUE(index->upsert(std::span<const Document>(catalog).subspan(1, 1), Context::for_tests()).is_ok());
+
+  const std::vector<std::string> queries = {"nike running shoes", "drill batteries 20v", "red", "zapatillas rojas",
+                                            "running running", "3/4in laces", "black adidas shoe"};
+  auto check_all = [&](const InvertedIndex& checked, const std::string& stage) {
+    for (const std::string& query : queries) {
+      SearchOptions search;
+      search.locale = "en";
+      auto result = checked.search(query, search);
+      ASSERT_TRUE(result.is_ok());
+      for (const Document& document : catalog) {
+        Document unindexed = document;
+        unindexed.version += 1;  // not the indexed version: analyzed
+        expect_same_match(checked.match(document, result->terms), checked.match(unindexed, result->terms),
+                          stage + ": " + query + " / " + document.external_id);
+      }
+    }
+    // The forward entry is what the index holds: the same version with its text gone still
+    // matches as indexed.
+    Document blank = catalog[0];
+    blank.title.clear();
+    blank.description.clear();
+    SearchOptions search;
+    auto result = checked.search("nike running", search);
+    ASSERT_TRUE(result.is_ok());
+    EXPECT_EQ(checked.match(blank, result->terms).length, checked.match(catalog[0], result->terms).length) << stage;
+    EXPECT_GT(checked.match(catalog[0], result->terms).length[static_cast<int>(Field::kDescription)], 5) << stage;
+  };
+  check_all(*index, "segments");
+  EXPECT_EQ(index->stats().segments, 4);
+  index->compact();
+  EXPECT_EQ(index->stats().segments, 1);
+  check_all(*index, "merged");
+  ASSERT_TRUE(index->commit(dir.path()).is_ok());
+  auto opened = InvertedIndex::open(dir.path());
+  ASSERT_TRUE(opened.is_ok()) << opened.status().to_string();
+  check_all(**opened, "reopened");
+}
+
 // A random catalog with Zipfian words, several segments, deletions, a prior and filters:
 // block-max WAND must return exactly the exhaustive scorer's top k, ids and scores.
 // Returns (documents scored by WAND, by the exhaustive scorer).
