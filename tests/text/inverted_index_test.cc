@@ -2,12 +2,16 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <iterator>
+#include <functional>
+#include <cstring>
 #include <fstream>
 #include <random>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "aisle/core/files.h"
 #include "test_util.h"
 
 namespace aisle::text {
@@ -394,6 +398,45 @@ TEST(InvertedIndexTest, DamagedFilesAreCorruptionNamingTheFile) {
   EXPECT_EQ(InvertedIndex::open(dir.path()).status().code(), StatusCode::kCorruption);
   dir.write("MANIFEST", "{not json");
   EXPECT_EQ(InvertedIndex::open(dir.path()).status().code(), StatusCode::kCorruption);
+}
+
+// A forward section damaged behind a valid checksum (a bug, or a file rewritten by hand) is
+// refused at open, before any search decodes it.
+TEST(InvertedIndexTest, DamagedForwardEntriesAreRefusedEvenWithAValidChecksum) {
+  auto damaged_with = [](const std::function<void(std::vector<std::uint8_t>&)>& damage) {
+    testing::TempDir dir;
+    auto index = InvertedIndex::create();
+    auto catalog = small_catalog();
+    EXPECT_TRUE(index->upsert(catalog, Context::for_tests()).is_ok());
+    EXPECT_TRUE(index->commit(dir.path()).is_ok());
+    std::filesystem::path segment;
+    for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+      if (entry.path().filename().string().rfind("seg-", 0) == 0) segment = entry.path();
+    }
+    std::ifstream in(segment, std::ios::binary);
+    std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    in.close();
+    damage(bytes);
+    const std::uint64_t checksum = checksum64(std::span<const std::uint8_t>(bytes).subspan(88));
+    std::memcpy(bytes.data() + 80, &checksum, sizeof(checksum));  // SegmentHeader::checksum
+    std::ofstream out(segment, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    out.close();
+    return InvertedIndex::open(dir.path()).status();
+  };
+  // Unchanged bytes (checksum rewritten the same): opens.
+  EXPECT_TRUE(damaged_with([](std::vector<std::uint8_t>&) {}).is_ok());
+  const std::size_t trailer = 16 + 8;  // padding, then the u64 forward_offset
+  Status status = damaged_with([&](std::vector<std::uint8_t>& b) {
+    const std::uint64_t far = b.size();
+    std::memcpy(b.data() + b.size() - trailer, &far, sizeof(far));
+  });
+  EXPECT_EQ(status.code(), StatusCode::kCorruption);
+  EXPECT_NE(status.message().find("forward section"), std::string::npos) << status.to_string();
+  // The last entry byte: a varint that never ends.
+  status = damaged_with([&](std::vector<std::uint8_t>& b) { b[b.size() - trailer - 1] = 0xff; });
+  EXPECT_EQ(status.code(), StatusCode::kCorruption);
+  EXPECT_NE(status.message().find("forward entry"), std::string::npos) << status.to_string();
 }
 
 }  // namespace
