@@ -543,6 +543,7 @@ class InvertedIndex::Impl {
       }
       if (pivot == n) return;
       const std::uint32_t pivot_doc = order[pivot]->cursor.doc();
+      docs.prefetch_prior(ref.base + pivot_doc);  // read below if the pivot gets scored
       while (pivot + 1 < n && order[pivot + 1]->cursor.doc() == pivot_doc) ++pivot;
       float block_bound = docs.prior_block_max(ref.base + pivot_doc);
       for (std::size_t i = 0; i <= pivot; ++i) {
