@@ -88,7 +88,7 @@ std::vector<double> parse_eval(const char* line) {
 // on dispatch (parsing an array interface, an OpenMP region, blocks of 64 rows) than on the
 // walk for the hundred-odd candidates of one query, and its walk branches on every split.
 // Here every node's right child follows its left one, and a leaf is a node that steps to
-// itself, so a walk is a fixed number of branch-free steps (the tree's depth) and eight rows
+// itself, so a walk is a fixed number of branch-free steps (the tree's depth) and up to 32 rows
 // walk a tree together. Scores are bitwise XGBoost's: the same split test (value < threshold
 // goes left, a missing value takes the default branch) and the same float sum (base score,
 // then each tree in order). tests/rank/rank_test.cc checks it.
@@ -111,23 +111,21 @@ struct Forest {
   std::size_t num_features = 0;
 
   void score(const float* features, std::size_t rows, float* out) const {
-    constexpr std::size_t kLanes = 8;
+    // Rows walk a tree in groups: their walks are independent, so the loads of one row's next
+    // node overlap with the others' (32 measured best for 100-200 rows).
+    constexpr std::size_t kLanes = 32;
     std::fill(out, out + rows, base_score);
     const Node* base = nodes.data();
     for (const Tree& tree : trees) {
-      std::size_t r = 0;
-      for (; r + kLanes <= rows; r += kLanes) {
+      for (std::size_t r = 0; r < rows; r += kLanes) {
+        const std::size_t lanes = std::min(kLanes, rows - r);
+        const float* first = features + r * num_features;
         std::uint32_t at[kLanes];
-        for (std::size_t j = 0; j < kLanes; ++j) at[j] = tree.root;
+        for (std::size_t j = 0; j < lanes; ++j) at[j] = tree.root;
         for (std::uint32_t d = 0; d < tree.depth; ++d) {
-          for (std::size_t j = 0; j < kLanes; ++j) at[j] = step(base[at[j]], features + (r + j) * num_features);
+          for (std::size_t j = 0; j < lanes; ++j) at[j] = step(base[at[j]], first + j * num_features);
         }
-        for (std::size_t j = 0; j < kLanes; ++j) out[r + j] += base[at[j]].leaf;
-      }
-      for (; r < rows; ++r) {
-        std::uint32_t at = tree.root;
-        for (std::uint32_t d = 0; d < tree.depth; ++d) at = step(base[at], features + r * num_features);
-        out[r] += base[at].leaf;
+        for (std::size_t j = 0; j < lanes; ++j) out[r + j] += base[at[j]].leaf;
       }
     }
   }
