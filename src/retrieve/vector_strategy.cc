@@ -175,7 +175,15 @@ Status VectorStrategy::upsert(std::span<const text::Document> documents, const C
   if (documents.empty()) return Status::ok();
   AISLE_ASSIGN_OR_RETURN(std::vector<float> vectors, encoder_->encode_products(documents));
   std::vector<std::string> categories;
-  return index_->add(vector_items(documents, vectors, static_cast<std::size_t>(encoder_->dim()), &categories), context);
+  const std::vector<vector::VectorItem> items =
+      vector_items(documents, vectors, static_cast<std::size_t>(encoder_->dim()), &categories);
+  // In chunks: each add() holds the index's writer lock, and searches wait for it (a 10,000-
+  // product batch into a 1M-product graph would stall them for seconds at once).
+  constexpr std::size_t kChunk = 256;
+  for (std::size_t at = 0; at < items.size(); at += kChunk) {
+    AISLE_RETURN_IF_ERROR(index_->add(std::span<const vector::VectorItem>(items).subspan(at, std::min(kChunk, items.size() - at)), context));
+  }
+  return Status::ok();
 }
 
 Status VectorStrategy::save(const std::filesystem::path& data_dir) const {

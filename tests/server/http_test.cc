@@ -153,10 +153,35 @@ TEST_F(HttpTest, UpsertedProductsGetVectorsThatOutliveARestart) {
     ASSERT_EQ(json(explained)["results"].size(), 1u);
     EXPECT_TRUE(json(explained)["results"][0]["features"].contains("vector_cosine")) << explained->body;
   }
+  // A batch larger than one chunk of the vector index's writes (256): every product embedded.
+  nlohmann::json batch = nlohmann::json::array();
+  auto word = [](int i) {  // a word per product: "blkaa", "blkab", ...
+    return std::string("blk") + static_cast<char>('a' + i / 26) + static_cast<char>('a' + i % 26);
+  };
+  for (int i = 0; i < 300; ++i) {
+    batch.push_back({{"id", "B" + std::to_string(i)}, {"locale", "en"}, {"title", "Bulk widget " + word(i)}});
+  }
+  auto bulk = c.Post("/products", httplib::Headers{{"X-API-Key", kKey}}, batch.dump(), "application/json");
+  ASSERT_EQ(bulk->status, 200) << bulk->body;
+  EXPECT_EQ(json(bulk)["vectors"], 300);
+  for (const std::string& last : {word(0), word(299)}) {
+    auto found = c.Get("/search?query=" + last + "&strategy=lexical&explain=true");
+    ASSERT_EQ(found->status, 200);
+    const nlohmann::json body = json(found);
+    ASSERT_EQ(body["results"].size(), 1u) << found->body;
+    EXPECT_TRUE(body["results"][0]["features"].contains("vector_cosine")) << last;
+  }
+
   stop();
   start({}, false);
   auto again = client();
-  EXPECT_EQ(vector_ids(again).count("NEW"), 1u);
+  for (const std::string& query : {std::string("zorblax"), word(299)}) {
+    auto found = again.Get("/search?query=" + query + "&strategy=lexical&explain=true");
+    ASSERT_EQ(found->status, 200);
+    const nlohmann::json body = json(found);
+    ASSERT_EQ(body["results"].size(), 1u) << found->body;
+    EXPECT_TRUE(body["results"][0]["features"].contains("vector_cosine")) << query << " after a restart";
+  }
 }
 
 TEST_F(HttpTest, SearchesLearnsFromKeyedFeedbackAndTakesNewProducts) {

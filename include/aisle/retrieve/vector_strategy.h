@@ -79,7 +79,8 @@ class VectorStrategy {
                                                const vector::VectorSearchOptions& options) const;
 
   // Embeds `documents` (with their product ids) and inserts or replaces their vectors; the
-  // next search sees them. Thread-safe with searches (the index takes a writer lock).
+  // next search sees them. Thread-safe with searches: the index takes its writer lock per
+  // chunk of 256, so searches run between chunks. A failure leaves earlier chunks applied.
   Status upsert(std::span<const text::Document> documents, const Context& context);
   // Writes the vectors, with those upserted, to <data_dir>/index/vectors/ (crash-safe).
   Status save(const std::filesystem::path& data_dir) const;
