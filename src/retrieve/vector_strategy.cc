@@ -177,8 +177,8 @@ Status VectorStrategy::upsert(std::span<const text::Document> documents, const C
   std::vector<std::string> categories;
   const std::vector<vector::VectorItem> items =
       vector_items(documents, vectors, static_cast<std::size_t>(encoder_->dim()), &categories);
-  // In chunks: each add() holds the index's writer lock, and searches wait for it (a 10,000-
-  // product batch into a 1M-product graph would stall them for seconds at once).
+  // In chunks: each add() holds the index's writer lock and searches wait for it; one add()
+  // of a whole 10,000-product batch would hold them off for all of its graph insertions.
   constexpr std::size_t kChunk = 256;
   for (std::size_t at = 0; at < items.size(); at += kChunk) {
     AISLE_RETURN_IF_ERROR(index_->add(std::span<const vector::VectorItem>(items).subspan(at, std::min(kChunk, items.size() - at)), context));
