@@ -7,6 +7,8 @@ set -euo pipefail
 packages=(
   # toolchain
   cmake make g++ ccache pkg-config
+  # the teaching sample's generator (scripts/make_sample.py)
+  python3
   # clang + its runtime: libFuzzer targets (make fuzz)
   clang libclang-rt-14-dev
   # core, io, store, CLI

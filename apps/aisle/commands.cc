@@ -1,6 +1,7 @@
 #include "commands.h"
 
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -10,6 +11,9 @@
 #include <spdlog/spdlog.h>
 
 #include "aisle/io/readers.h"
+#include "aisle/rank/pipeline.h"
+#include "aisle/rank/result_json.h"
+#include "aisle/retrieve/lexical.h"
 #include "aisle/store/ingest.h"
 #include "aisle/store/store.h"
 
@@ -149,13 +153,21 @@ Command add_stats(CLI::App& app) {
   auto json = std::make_shared<bool>(false);
   app.add_option("--data-dir", *data_dir, "Data directory")->required();
   app.add_flag("--json", *json, "Print JSON instead of text");
-  return [data_dir, json](const Context&) -> Status {
+  return [data_dir, json](const Context& context) -> Status {
     store::StoreOptions options;
     options.read_only = true;
     AISLE_ASSIGN_OR_RETURN(auto store, store::Store::open(*data_dir, options));
     AISLE_ASSIGN_OR_RETURN(store::StoreStats stats, store->stats());
+    // The learned layers and why each is on or off (once `aisle index` has built the index).
+    nlohmann::json layers;
+    if (std::filesystem::exists(retrieve::index_path(*data_dir))) {
+      AISLE_ASSIGN_OR_RETURN(auto pipeline, rank::SearchPipeline::open(*data_dir, context));
+      layers = rank::layers_json(*pipeline);
+    }
     if (*json) {
-      say("{}", stats_json(stats).dump(2));
+      nlohmann::json out = stats_json(stats);
+      if (!layers.is_null()) out["layers"] = layers;
+      say("{}", out.dump(2));
       return Status::ok();
     }
     say("products   {} ({} groups cross-listed in several locales)", stats.products, stats.cross_listed_groups);
@@ -167,6 +179,10 @@ Command add_stats(CLI::App& app) {
     print_counts("per split", stats.judgments_per_split);
     say("events     {}", stats.events);
     print_counts("per type", stats.events_per_type);
+    if (!layers.is_null()) {
+      say("learned layers:");
+      for (const auto& [name, layer] : layers.items()) say("  {:<10} {}", name, layer["reason"].get<std::string>());
+    }
     say("ingest runs (newest first):");
     for (const store::IngestRun& run : stats.recent_runs) {
       std::string state = run.state == "running" ? "interrupted or running" : run.state;

@@ -77,7 +77,7 @@ Command add_search(CLI::App& app) {
   app.add_option("--filter", args->filters, "KEY=VALUE: brand, color, category (path), locale, price=MIN..MAX");
   app.add_option("-k,--k", o.k, "Number of results")->capture_default_str()->check(CLI::Range(1, 10000));
   app.add_option("--strategy", o.strategy,
-                 "auto (hybrid when the data directory has product vectors, else lexical), hybrid (lexical + "
+                 "auto (the default pipeline: lexical, plus vector when the encoder passed its validation gate), hybrid (lexical + "
                  "vector), policy (the bandit's choice, from <data-dir>/index/policy.json or a new policy), or "
                  "strategies joined by + from lexical, structured, vector, memory, graph, popularity")
       ->capture_default_str();
@@ -87,7 +87,10 @@ Command add_search(CLI::App& app) {
                "Per-field score breakdown, query-understanding slots, and the ranker's feature contributions");
   app.add_flag("--facets", o.facets, "Count brand, color, category, locale and price facets");
   app.add_flag("--no-typos", args->no_typos, "Switch typo tolerance off");
-  app.add_flag("--no-rank", args->no_rank, "Keep the strategies' (fused) order even when a ranker exists");
+  app.add_flag("--no-rank", args->no_rank, "Keep the strategies' (fused) order even when a ranker is active");
+  app.add_flag("--all-locales", o.all_locales,
+               "Results from every locale (default: the query's locale, plus listings sold only in another locale "
+               "when fewer than k match)");
   app.add_flag("--json", args->json, "Print JSON instead of text");
   return [args](const Context& context) -> Status {
     rank::PipelineOptions options = args->options;
@@ -107,11 +110,6 @@ Command add_search(CLI::App& app) {
       AISLE_ASSIGN_OR_RETURN(rank::OnlineDecision decision, policy->choose(*pipeline, args->query, options.locale, nullptr, now));
       options.action = decision.action;
       chosen_by = fmt::format("{} after {} updates", policy->config().algorithm, policy->stats().updates);
-    } else if (pipeline->ranker() == nullptr || !options.rank) {
-      // Without a ranker the shown list is a strategy's own: no deeper candidates needed.
-      const bool fused = options.strategy.find('+') != std::string::npos || options.strategy == "hybrid" ||
-                         (options.strategy == "auto" && pipeline->has_vectors());
-      options.depth = fused ? std::max(options.k, 100) : options.k;
     }
     AISLE_ASSIGN_OR_RETURN(rank::PipelineResult result, pipeline->search(args->query, options));
     AISLE_ASSIGN_OR_RETURN(nlohmann::json out, rank::search_result_json(*pipeline, args->query, result, options));
@@ -123,6 +121,11 @@ Command add_search(CLI::App& app) {
     }
     say("query: {} [{}{}{}] ({} results)", args->query, result.strategy, chosen_by.empty() ? "" : ", chosen by " + chosen_by,
         result.ranked ? fmt::format(", ranked {} candidates", result.candidates) : "", result.hits.size());
+    if (!result.notice.empty()) say("  {}", result.notice);
+    if (!result.intent.empty()) say("  intent: {}", fmt::join(result.intent, ", "));
+    if (options.explain) {
+      for (const rank::LayerState& layer : pipeline->layers()) say("  layer {}: {}", layer.name, layer.reason);
+    }
     for (const auto& term : result.lexical.terms) {
       if (!term.expanded_from.empty()) say("  typo: {} -> {} ({} edit(s), df {})", term.expanded_from, term.term, term.edits, term.df);
     }
@@ -136,10 +139,10 @@ Command add_search(CLI::App& app) {
         const std::string label = hit["esci"]["label"].get<std::string>();
         esci_badge = fmt::format("  {} {:.2f}", label, hit["esci"][label].get<double>());
       }
-      say("  {:2}. {:7.3f}  [{}] {:<12} {}{}  <{}>{}", hit["rank"].get<int>(), hit["score"].get<double>(),
+      say("  {:2}. {:7.3f}  [{}] {:<12} {}{}  <{}>{}{}", hit["rank"].get<int>(), hit["score"].get<double>(),
           hit.value("locale", ""), hit.value("product_id", ""), hit.value("title", ""),
           hit.value("brand", "").empty() ? "" : "  (" + hit.value("brand", "") + ")", hit["found_by"].get<std::string>(),
-          esci_badge);
+          esci_badge, hit.value("other_locale", false) ? "  (sold only in another locale)" : "");
       if (!options.explain || !hit.contains("explain")) continue;
       for (const auto& term : hit["explain"]) {
         std::string fields;

@@ -7,6 +7,8 @@
 #include "aisle/rank/esci.h"
 #include "aisle/rank/training.h"
 #include "aisle/graph/graph.h"
+#include "aisle/core/validation.h"
+#include "aisle/retrieve/encoder_gate.h"
 #include "aisle/retrieve/lexical.h"
 #include "aisle/retrieve/related.h"
 #include "aisle/retrieve/vector_strategy.h"
@@ -118,11 +120,14 @@ Command add_train(CLI::App& app) {
       store_options.read_only = true;
       AISLE_ASSIGN_OR_RETURN(auto store, store::Store::open(c.data_dir, store_options));
       rank::RelevanceDataReport data_report;
-      AISLE_ASSIGN_OR_RETURN(models::RelevanceData data, rank::relevance_data_from_store(*store, &data_report));
-      say("classifier data: {} products, {} queries, {} {} judgments ({} of split \"test\" held out), {} engagement "
-          "edges, {} product and {} query alignment pairs",
+      std::vector<models::RelevanceExample> gate;
+      AISLE_ASSIGN_OR_RETURN(models::RelevanceData data,
+                             rank::relevance_data_from_store(*store, &data_report, &gate, context.seed()));
+      say("classifier data: {} products, {} queries, {} {} judgments ({} of split \"test\" held out, {} of the gate "
+          "slice held out), {} engagement edges, {} product and {} query alignment pairs",
           data_report.products, data_report.queries, data_report.examples, data_report.esci ? "ESCI" : "graded",
-          data_report.held_out, data_report.engagement_edges, data_report.product_alignments, data_report.query_alignments);
+          data_report.held_out, gate.size(), data_report.engagement_edges, data_report.product_alignments,
+          data_report.query_alignments);
       if (data.examples.empty()) return Status::bad_input("no judgments in " + c.data_dir + " to train the classifier on");
       models::ClassifierConfig config = c.classifier.config;
       config.mode = data_report.esci ? models::LabelMode::kClasses : models::LabelMode::kGraded;
@@ -133,10 +138,22 @@ Command add_train(CLI::App& app) {
       };
       models::EngagementGraph graph(data);
       AISLE_ASSIGN_OR_RETURN(models::ClassifierTrainReport report, model->train(data, &graph, c.classifier.training, context));
+      AISLE_ASSIGN_OR_RETURN(const LayerVerdict verdict, rank::validate_classifier(*model, data, graph, gate, context));
+      model->set_validation(verdict.to_json());
       AISLE_RETURN_IF_ERROR(model->save(rank::classifier_path(c.data_dir)));
+      AISLE_RETURN_IF_ERROR(write_training_report(
+          c.data_dir, "classifier",
+          {{"layer", "classifier"},
+           {"config", models::classifier_config_to_json(config)},
+           {"data", {{"products", data_report.products}, {"queries", data_report.queries}, {"examples", data_report.examples},
+                     {"gate_examples", gate.size()}, {"engagement_edges", data_report.engagement_edges}}},
+           {"finetuned_locales", report.finetuned_locales},
+           {"validation", verdict.to_json()}}));
       say("classifier ({} mode, languages {}, fine-tuned {}, {} parameters, {:.1f} s): {}",
           models::label_mode_name(config.mode), fmt::join(report.languages, ","), fmt::join(report.finetuned_locales, ","),
           model->parameters(), report.seconds, rank::classifier_path(c.data_dir).string());
+      say("classifier gate: {}; macro F1 {:.3f} vs {:.3f}", verdict.reason, verdict.details.value("macro_f1", 0.0),
+          verdict.details.value("majority_macro_f1", 0.0));
       return Status::ok();
     }
     if (ranker->parsed()) {
@@ -167,6 +184,18 @@ Command add_train(CLI::App& app) {
         top += fmt::format(" {} {:.0f}%", name, 100 * share);
       }
       say("most used features:{}", top);
+      say("ranker gate ({} held-out queries): {}; fused order {:.4f}", report.gate_queries, report.verdict.reason,
+          report.verdict.details.value("fused_order", 0.0));
+      AISLE_RETURN_IF_ERROR(write_training_report(
+          r.data_dir, "ranker",
+          {{"layer", "ranker"},
+           {"objective", r.objective},
+           {"labels", report.labels},
+           {"data", {{"queries", report.queries}, {"early_stopping_queries", report.validation_queries},
+                     {"gate_queries", report.gate_queries}, {"rows", report.rows},
+                     {"labelled_candidates", report.labelled_candidates}, {"labels", report.labels_total}}},
+           {"rounds", report.train.rounds},
+           {"validation", report.verdict.to_json()}}));
       return Status::ok();
     }
     if (!encoder->parsed()) return Status::bad_input("unknown training task");
@@ -175,9 +204,14 @@ Command add_train(CLI::App& app) {
     store_options.read_only = true;
     AISLE_ASSIGN_OR_RETURN(auto store, store::Store::open(args->data_dir, store_options));
     retrieve::TrainingSetReport data_report;
-    AISLE_ASSIGN_OR_RETURN(models::TrainingSet data, retrieve::training_set_from_store(*store, &data_report));
-    say("training data: {} queries, {} products, {} judgments ({} of split \"test\" held out), {} engaged pairs",
-        data_report.queries, data_report.products, data_report.judgments, data_report.held_out,
+    AISLE_ASSIGN_OR_RETURN(const models::TrainingSet all, retrieve::training_set_from_store(*store, &data_report));
+    // The gate slice's queries are never trained on: they decide whether the vector strategy
+    // may change what a search shows.
+    std::vector<retrieve::HeldOutQuery> held_out;
+    const models::TrainingSet data = retrieve::hold_out_gate_slice(all, context.seed(), &held_out);
+    say("training data: {} queries ({} held out for the gate), {} products, {} judgments ({} of split \"test\" held "
+        "out), {} engaged pairs",
+        data_report.queries, held_out.size(), data_report.products, data_report.judgments, data_report.held_out,
         data_report.engagement_pairs);
     if (data.pairs.empty()) {
       return Status::bad_input("no judgments or engagement in " + args->data_dir +
@@ -188,10 +222,37 @@ Command add_train(CLI::App& app) {
       say("epoch {}: loss {:.4f}, {:.1f} s", epoch, loss, seconds);
     };
     AISLE_ASSIGN_OR_RETURN(models::TrainReport report, model->train(data, args->encoder.training, context));
+    LayerVerdict verdict;
+    auto catalog = retrieve::open_lexical(args->data_dir);
+    if (catalog.is_ok()) {
+      AISLE_ASSIGN_OR_RETURN(verdict, retrieve::validate_encoder(*catalog, *model, all.products, held_out, {}, context));
+    } else {
+      verdict.layer = "encoder";
+      verdict.baseline = "lexical";
+      verdict.reason = "off: no lexical index to compare with (run `aisle index` before `aisle train encoder`)";
+    }
+    model->set_validation(verdict.to_json());
     AISLE_RETURN_IF_ERROR(model->save(retrieve::encoder_path(args->data_dir)));
+    AISLE_RETURN_IF_ERROR(write_training_report(
+        args->data_dir, "encoder",
+        {{"layer", "encoder"},
+         {"config", models::config_to_json(model->config())},
+         {"data", {{"queries", data_report.queries}, {"gate_queries", held_out.size()}, {"products", data_report.products},
+                   {"judgments", data_report.judgments}, {"engaged_pairs", data_report.engagement_pairs}}},
+         {"epoch_loss", report.epoch_loss},
+         {"validation", verdict.to_json()}}));
     say("encoder ({}, {} dims, {} parameters) trained on {} positives and {} hard negatives: {}",
         models::architecture_name(model->config().architecture), model->dim(), model->parameters(), report.positives,
         report.hard_negatives, retrieve::encoder_path(args->data_dir).string());
+    say("vector strategy gate: {}", verdict.reason);
+    if (verdict.details.contains("floor")) {
+      say("  vector floor {:.3f} (calibrated on {} held-out queries); vector alone {:.4f}, hybrid without the floor "
+          "{:.4f}; recall@{}: lexical {:.3f}, hybrid {:.3f}",
+          verdict.details["floor"].get<double>(), verdict.details["calibration_queries"].get<std::int64_t>(),
+          verdict.details["vector_alone"].get<double>(), verdict.details["hybrid_without_floor"].get<double>(),
+          verdict.details["recall_depth"].get<int>(), verdict.details["lexical_recall"].get<double>(),
+          verdict.details["hybrid_recall"].get<double>());
+    }
     return Status::ok();
   };
 }

@@ -1,5 +1,7 @@
 #include "aisle/eval/metrics.h"
 
+#include "aisle/core/validation.h"
+
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -7,22 +9,8 @@
 #include <vector>
 
 namespace aisle::eval {
-namespace {
-
-double dcg(std::span<const double> gains, int k) {
-  double total = 0;
-  const auto n = std::min<std::size_t>(gains.size(), static_cast<std::size_t>(std::max(k, 0)));
-  for (std::size_t i = 0; i < n; ++i) total += gains[i] / std::log2(static_cast<double>(i) + 2.0);
-  return total;
-}
-
-}  // namespace
-
 double ndcg_at(std::span<const double> ranked_gains, std::span<const double> ideal_gains, int k) {
-  std::vector<double> ideal(ideal_gains.begin(), ideal_gains.end());
-  std::sort(ideal.begin(), ideal.end(), std::greater<>());
-  const double best = dcg(ideal, k);
-  return best > 0 ? dcg(ranked_gains, k) / best : 0.0;
+  return aisle::ndcg_at(ranked_gains, ideal_gains, k);
 }
 
 double reciprocal_rank_at(std::span<const bool> ranked_relevant, int k) {

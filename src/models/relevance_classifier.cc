@@ -342,6 +342,7 @@ Result<ClassifierConfig> classifier_config_from_json(const nlohmann::json& json)
 
 struct RelevanceClassifier::Impl {
   ClassifierConfig config;
+  nlohmann::json validation;
   EncoderNet encoder{nullptr};
   Head head{nullptr};
   std::map<std::string, Head> finetuned;  // locale -> head
@@ -496,10 +497,14 @@ Status RelevanceClassifier::save(const std::filesystem::path& path) const {
   } catch (const std::exception& error) {
     return Status::internal(std::string("cannot serialize the classifier: ") + error.what());
   }
-  const nlohmann::json header = {{"config", classifier_config_to_json(impl_->config)},
-                                 {"finetuned_locales", impl_->finetuned_locales}};
+  nlohmann::json header = {{"config", classifier_config_to_json(impl_->config)},
+                           {"finetuned_locales", impl_->finetuned_locales}};
+  if (!impl_->validation.is_null()) header["validation"] = impl_->validation;
   return write_model_file(path, kMagic, kFormatVersion, header, archive_bytes.str());
 }
+
+const nlohmann::json& RelevanceClassifier::validation() const { return impl_->validation; }
+void RelevanceClassifier::set_validation(nlohmann::json verdict) { impl_->validation = std::move(verdict); }
 
 Result<std::unique_ptr<RelevanceClassifier>> RelevanceClassifier::load(const std::filesystem::path& path,
                                                                        const Context& context) {
@@ -513,6 +518,7 @@ Result<std::unique_ptr<RelevanceClassifier>> RelevanceClassifier::load(const std
   Impl& impl = *classifier->impl_;
   try {
     impl.finetuned_locales = header.value("finetuned_locales", std::vector<std::string>{});
+    if (header.contains("validation")) impl.validation = header["validation"];
     std::istringstream archive_bytes(file.weights);
     torch::serialize::InputArchive archive, encoder, head;
     archive.load_from(archive_bytes);

@@ -63,6 +63,7 @@ Status check_config(const EncoderConfig& config) {
 
 struct TextEncoder::Impl {
   EncoderConfig config;
+  nlohmann::json validation;
   Net net{nullptr};
   mutable std::mutex featurizer_mutex;
   mutable std::unique_ptr<Featurizer> featurizer;
@@ -155,8 +156,13 @@ Status TextEncoder::save(const std::filesystem::path& path) const {
   } catch (const std::exception& error) {
     return Status::internal(std::string("cannot serialize the encoder: ") + error.what());
   }
-  return write_model_file(path, kMagic, kFormatVersion, config_to_json(impl_->config), archive_bytes.str());
+  nlohmann::json header = config_to_json(impl_->config);
+  if (!impl_->validation.is_null()) header["validation"] = impl_->validation;
+  return write_model_file(path, kMagic, kFormatVersion, header, archive_bytes.str());
 }
+
+const nlohmann::json& TextEncoder::validation() const { return impl_->validation; }
+void TextEncoder::set_validation(nlohmann::json verdict) { impl_->validation = std::move(verdict); }
 
 Result<std::unique_ptr<TextEncoder>> TextEncoder::load(const std::filesystem::path& path, const Context& context) {
   AISLE_ASSIGN_OR_RETURN(ModelFile file, read_model_file(path, kMagic, kFormatVersion, "encoder"));
@@ -173,6 +179,7 @@ Result<std::unique_ptr<TextEncoder>> TextEncoder::load(const std::filesystem::pa
     return corrupt(std::string("weights do not load: ") + error.what());
   }
   encoder->impl_->net->eval();
+  if (file.header.is_object() && file.header.contains("validation")) encoder->impl_->validation = file.header["validation"];
   return encoder;
 }
 

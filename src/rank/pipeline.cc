@@ -7,6 +7,8 @@
 #include <map>
 #include <shared_mutex>
 
+#include <spdlog/spdlog.h>
+
 #include "aisle/rank/esci.h"
 
 namespace aisle::rank {
@@ -30,6 +32,104 @@ bool passes(const text::Filter& filter, const io::ProductRecord& record) {
     if (!any) return false;
   }
   return true;
+}
+
+namespace {
+
+// A model's saved verdict, or why the layer cannot use it.
+Result<LayerVerdict> saved_verdict(const nlohmann::json& json, const std::string& layer, const std::string& command) {
+  if (json.is_null()) {
+    return Status::not_found("off: the model has no validation verdict (trained before validation gates or by another "
+                             "tool); retrain it with `" + command + "`");
+  }
+  auto verdict = LayerVerdict::from_json(json);
+  if (!verdict.is_ok()) return Status::corruption("off: its validation verdict is unreadable (" + verdict.status().message() + ")");
+  if (verdict->layer != layer) {
+    return Status::corruption("off: its validation verdict is for layer " + verdict->layer + ", not " + layer);
+  }
+  return verdict;
+}
+
+// Fills `layer` from a model's saved verdict.
+void apply_verdict(const nlohmann::json& json, const std::string& command, LayerState* layer, const std::string& verdict_layer) {
+  auto verdict = saved_verdict(json, verdict_layer, command);
+  if (!verdict.is_ok()) {
+    layer->reason = verdict.status().message();
+    return;
+  }
+  layer->active = verdict->active;
+  layer->reason = verdict->reason;
+  layer->verdict = std::move(*verdict);
+}
+
+std::string lower(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text;
+}
+
+}  // namespace
+
+std::vector<std::string> intent(const retrieve::QueryAnalysis& analysis, std::span<const text::Document> documents,
+                                text::Analyzer& analyzer, std::vector<PipelineHit>* hits, double min_likelihood) {
+  std::vector<std::string> honoured;
+  if (analysis.interpretations.empty() || hits->empty()) return honoured;
+  const retrieve::Interpretation& best = analysis.interpretations.front();
+  std::vector<const retrieve::Slot*> slots;
+  for (const retrieve::Slot& slot : best.slots) {
+    if (slot.likelihood < min_likelihood) continue;
+    slots.push_back(&slot);
+    honoured.push_back(slot.type + "=" + slot.value);
+  }
+  if (slots.empty()) return honoured;
+  // -1 conflict, 0 no value, +1 agreement.
+  auto agreement = [](const retrieve::Slot& slot, const text::Document& document) {
+    auto compare = [&](const std::string& value) { return value.empty() ? 0 : (lower(value) == lower(slot.value) ? 1 : -1); };
+    if (slot.type == "brand") return compare(document.brand);
+    if (slot.type == "color") return compare(document.color);
+    if (slot.type == "category") {
+      if (document.category.empty()) return 0;
+      const std::string path = text::category_path_string(document.category);
+      return path == slot.value || path.starts_with(slot.value + " > ") ? 1 : -1;
+    }
+    if (slot.type.starts_with("attribute:")) {
+      const std::string name = slot.type.substr(10);
+      for (const auto& [key, value] : document.attributes) {
+        if (key == name) return compare(value);
+      }
+    }
+    return 0;
+  };
+  std::vector<std::size_t> positions;  // hits matching the rest of the query
+  for (std::size_t i = 0; i < hits->size(); ++i) {
+    PipelineHit& hit = (*hits)[i];
+    const text::Document& document = documents[i];
+    hit.slot_agreements = hit.slot_conflicts = 0;
+    for (const retrieve::Slot* slot : slots) {
+      const int a = agreement(*slot, document);
+      hit.slot_agreements += a > 0 ? 1 : 0;
+      hit.slot_conflicts += a < 0 ? 1 : 0;
+    }
+    bool rest = true;
+    if (!best.remainder.empty()) {
+      std::vector<std::string> terms = analyzer.terms(document.title + " " + document.brand + " " +
+                                                      text::category_path_string(document.category));
+      std::sort(terms.begin(), terms.end());
+      for (const std::string& term : best.remainder) rest = rest && std::binary_search(terms.begin(), terms.end(), term);
+    }
+    if (rest) positions.push_back(i);
+  }
+  std::vector<std::size_t> order = positions;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    const PipelineHit& x = (*hits)[a];
+    const PipelineHit& y = (*hits)[b];
+    if (x.slot_conflicts != y.slot_conflicts) return x.slot_conflicts < y.slot_conflicts;
+    return x.slot_agreements > y.slot_agreements;
+  });
+  std::vector<PipelineHit> moved;
+  moved.reserve(order.size());
+  for (std::size_t i : order) moved.push_back(std::move((*hits)[i]));
+  for (std::size_t j = 0; j < positions.size(); ++j) (*hits)[positions[j]] = std::move(moved[j]);
+  return honoured;
 }
 
 // Per locale, the kKept most popular listings, best first (popularity, then the larger id:
@@ -98,27 +198,101 @@ Result<std::unique_ptr<SearchPipeline>> SearchPipeline::open(const std::filesyst
     AISLE_ASSIGN_OR_RETURN(retrieve::LexicalCatalog catalog, retrieve::open_lexical(data_dir));
     pipeline->catalog_ = std::make_shared<const retrieve::LexicalCatalog>(std::move(catalog));
   }
+  // Learned layers: each is used only when its model loads, carries a verdict that beat the
+  // no-model baseline on held-out queries, and fits this data directory. A layer that fails any
+  // of these is off, with the reason; the search answers without it.
+  auto layers = std::make_shared<std::vector<LayerState>>();
+  auto off = [&](LayerState& layer, const std::string& reason) {
+    layer.active = false;
+    layer.reason = reason;
+    context.logger().warn("{} layer {}", layer.name, reason);
+  };
+  LayerState vector_layer;
+  vector_layer.name = "vector";
   if (std::filesystem::exists(retrieve::vector_index_path(data_dir) / "MANIFEST.json")) {
-    AISLE_ASSIGN_OR_RETURN(pipeline->vectors_, retrieve::VectorStrategy::open(data_dir, context));
+    vector_layer.present = true;
+    auto vectors = retrieve::VectorStrategy::open(data_dir, context);
+    if (vectors.is_ok()) {
+      pipeline->vectors_ = std::move(*vectors);
+      apply_verdict(pipeline->vectors_->encoder().validation(), "aisle train encoder", &vector_layer, "encoder");
+      if (vector_layer.verdict && vector_layer.verdict->details.contains("floor")) {
+        pipeline->vector_floor_ = vector_layer.verdict->details["floor"].get<float>();
+      }
+      pipeline->vector_default_ = vector_layer.active;
+    } else {
+      off(vector_layer, "off: " + vectors.status().to_string());
+    }
+  } else if (std::filesystem::exists(retrieve::encoder_path(data_dir))) {
+    vector_layer.present = true;
+    vector_layer.reason = "off: the encoder exists but the catalog's vectors do not (run `aisle index`)";
+  } else {
+    vector_layer.reason = "off: no encoder (`aisle train encoder`, then `aisle index`)";
   }
   pipeline->extractor_ = std::make_shared<const FeatureExtractor>(*pipeline->catalog_->index);
-  if (load_ranker && std::filesystem::exists(ranker_path(data_dir))) {
-    AISLE_ASSIGN_OR_RETURN(pipeline->ranker_, Ranker::load(ranker_path(data_dir)));
-    AISLE_RETURN_IF_ERROR(pipeline->ranker_->check_schema(pipeline->extractor_->schema()));
-  }
+  LayerState classifier_layer;
+  classifier_layer.name = "classifier";
   if (std::filesystem::exists(classifier_path(data_dir))) {
-    AISLE_ASSIGN_OR_RETURN(auto classifier, models::RelevanceClassifier::load(classifier_path(data_dir), context));
-    const auto& names = classifier->config().class_names;
-    if (classifier->config().mode == models::LabelMode::kClasses && names == std::vector<std::string>{"E", "S", "C", "I"}) {
-      RelevanceDataReport data_report;
-      AISLE_ASSIGN_OR_RETURN(models::RelevanceData data, relevance_data_from_store(*pipeline->store_, &data_report));
-      pipeline->graph_ = std::make_shared<const models::EngagementGraph>(std::move(data));
-      pipeline->classifier_ = std::move(classifier);
+    classifier_layer.present = true;
+    auto classifier = models::RelevanceClassifier::load(classifier_path(data_dir), context);
+    if (!classifier.is_ok()) {
+      off(classifier_layer, "off: " + classifier.status().to_string());
+    } else if ((*classifier)->config().mode != models::LabelMode::kClasses ||
+               (*classifier)->config().class_names != std::vector<std::string>{"E", "S", "C", "I"}) {
+      off(classifier_layer, "off: the classifier predicts grades, not the four ESCI classes");
+    } else {
+      apply_verdict((*classifier)->validation(), "aisle train classifier", &classifier_layer, "classifier");
+      if (classifier_layer.active) {
+        RelevanceDataReport data_report;
+        AISLE_ASSIGN_OR_RETURN(models::RelevanceData data, relevance_data_from_store(*pipeline->store_, &data_report));
+        pipeline->graph_ = std::make_shared<const models::EngagementGraph>(std::move(data));
+        pipeline->classifier_ = std::move(*classifier);
+      }
     }
+  } else {
+    classifier_layer.reason = "off: no classifier (`aisle train classifier`)";
   }
+  LayerState ranker_layer;
+  ranker_layer.name = "ranker";
+  if (load_ranker && std::filesystem::exists(ranker_path(data_dir))) {
+    ranker_layer.present = true;
+    auto ranker = Ranker::load(ranker_path(data_dir));
+    Status schema = ranker.is_ok() ? (*ranker)->check_schema(pipeline->extractor_->schema()) : ranker.status();
+    if (!schema.is_ok()) {
+      off(ranker_layer, "off: " + schema.to_string() + " (retrain with `aisle train ranker`)");
+    } else {
+      apply_verdict((*ranker)->metadata().value("validation", nlohmann::json()), "aisle train ranker", &ranker_layer, "ranker");
+      // The ranker learned from the candidates and features of the layers active when it was
+      // trained; with another set its scores mean something else.
+      const nlohmann::json trained_with = (*ranker)->metadata().value("inputs", nlohmann::json());
+      const nlohmann::json now = pipeline->ranker_inputs();
+      if (ranker_layer.active && trained_with != now) {
+        off(ranker_layer, "off: trained with layers " + trained_with.dump() + ", now " + now.dump() +
+                              " (retrain with `aisle train ranker`)");
+      }
+      if (ranker_layer.active) pipeline->ranker_ = std::move(*ranker);
+    }
+  } else if (load_ranker) {
+    ranker_layer.reason = "off: no ranker (`aisle train ranker`)";
+  } else {
+    ranker_layer.reason = "off: not loaded (training a new one)";
+  }
+  LayerState related_layer;
+  related_layer.name = "related";
   if (std::filesystem::exists(retrieve::related_path(data_dir))) {
-    AISLE_ASSIGN_OR_RETURN(pipeline->related_, retrieve::RelatedProducts::open(data_dir, context));
+    related_layer.present = true;
+    auto related = retrieve::RelatedProducts::open(data_dir, context);
+    if (related.is_ok()) {
+      pipeline->related_ = std::move(*related);
+      related_layer.reason = "off in the default search: the graph strategy runs only when asked for "
+                             "(--strategy ...+graph); `aisle related` and /related use it";
+    } else {
+      off(related_layer, "off: " + related.status().to_string());
+    }
+  } else {
+    related_layer.reason = "off: no related-products model (`aisle train related`)";
   }
+  *layers = {std::move(vector_layer), std::move(classifier_layer), std::move(ranker_layer), std::move(related_layer)};
+  pipeline->layers_ = std::move(layers);
   if (std::filesystem::exists(retrieve::memory_path(data_dir))) {
     AISLE_ASSIGN_OR_RETURN(pipeline->memory_, retrieve::MemoryIndex::load(retrieve::memory_path(data_dir)));
   }
@@ -161,6 +335,9 @@ Result<std::unique_ptr<SearchPipeline>> SearchPipeline::open_sibling() const {
   pipeline->related_ = related_;
   pipeline->memory_ = memory_;
   pipeline->popular_ = popular_;
+  pipeline->layers_ = layers_;
+  pipeline->vector_default_ = vector_default_;
+  pipeline->vector_floor_ = vector_floor_;
   return pipeline;
 }
 
@@ -201,7 +378,7 @@ Result<retrieve::PolicyAction> SearchPipeline::action_for(const PipelineOptions&
     return action;
   }
   std::string names = options.strategy;
-  if (names == "auto") names = vectors_ ? "hybrid" : "lexical";
+  if (names == "auto") names = vector_default_ ? "hybrid" : "lexical";
   if (names == "hybrid") names = "lexical+vector";
   const int depth = std::max(options.k, options.depth);
   std::size_t begin = 0;
@@ -237,6 +414,10 @@ std::array<bool, retrieve::kNumStrategies> SearchPipeline::available(const retri
   return out;
 }
 
+nlohmann::json SearchPipeline::ranker_inputs() const {
+  return {{"vector", vector_default_}, {"classifier", classifier_ != nullptr}};
+}
+
 Result<std::string> SearchPipeline::memory_key(std::string_view query, std::string_view locale) const {
   auto& analyzer = analyzers_[std::string(locale)];
   if (!analyzer) {
@@ -263,6 +444,8 @@ Result<CandidateSet> SearchPipeline::retrieve(std::string_view query, const Pipe
   search.facets = options.facets;
   search.typo.enabled = options.typos;
   search.filter = options.filter;
+  // Results in the query's locale unless the caller asks for others.
+  if (search.filter.locales.empty() && !options.all_locales) search.filter.locales = {search.locale};
   // Lexical search runs for the terms and facets even when its hits are not wanted.
   search.k = std::max(1, depth_of(retrieve::kLexicalStrategy));
   AISLE_ASSIGN_OR_RETURN(result.lexical, catalog_->index->search(query, search));
@@ -301,12 +484,11 @@ Result<CandidateSet> SearchPipeline::retrieve(std::string_view query, const Pipe
   if (action.uses(retrieve::kLexicalStrategy)) add_text_list(retrieve::kFoundLexical, result.lexical.hits);
   if (action.uses(retrieve::kStructuredStrategy)) add_text_list(retrieve::kFoundStructured, structured_hits);
 
-  const text::Filter& filter = options.filter;
+  const text::Filter& filter = search.filter;
   // Candidates of the strategies that do not filter in their index: checked on the listing.
   auto keep = [&](ProductId product) -> Result<bool> {
     AISLE_ASSIGN_OR_RETURN(auto stored, store_->get_product(product));
     if (!stored) return false;
-    if (stored->record.locale != search.locale) return false;
     return passes(filter, stored->record);
   };
   if (action.uses(retrieve::kVectorStrategy)) {
@@ -322,6 +504,8 @@ Result<CandidateSet> SearchPipeline::retrieve(std::string_view query, const Pipe
     retrieve::RankedList list;
     list.strategy = retrieve::kFoundVector;
     for (const vector::Neighbor& n : neighbours) {
+      // Below the calibrated floor a neighbour is not a match, only the nearest of nothing.
+      if (vector_floor_ && n.score < *vector_floor_) break;
       if (post_filter) {
         AISLE_ASSIGN_OR_RETURN(auto product, store_->get_product(n.product));
         if (!product || !passes(filter, product->record)) continue;
@@ -377,8 +561,9 @@ Result<CandidateSet> SearchPipeline::retrieve(std::string_view query, const Pipe
     const int depth = depth_of(retrieve::kPopularityStrategy);
     retrieve::RankedList list;
     list.strategy = retrieve::kFoundPopularity;
+    // The lists are per locale: the default locale filter needs no check.
     const bool filtered = !filter.brands.empty() || !filter.colors.empty() || !filter.categories.empty() ||
-                          !filter.locales.empty() || filter.min_price || filter.max_price;
+                          filter.locales != std::vector<std::string>{search.locale} || filter.min_price || filter.max_price;
     for (const ProductId product : popular_->first(search.locale, static_cast<std::size_t>(depth) * 20)) {
       if (static_cast<int>(list.products.size()) >= depth) break;
       if (filtered) {
@@ -410,8 +595,11 @@ Result<CandidateSet> SearchPipeline::retrieve(std::string_view query, const Pipe
   if (!result.analysis.interpretations.empty()) context.interpretation = result.analysis.interpretations.front();
   std::vector<float> vectors;
   std::vector<bool> has_vector;
-  const std::size_t dim = vectors_ ? static_cast<std::size_t>(vectors_->encoder().dim()) : 0;
-  if (vectors_) {
+  // The cosine is a learned feature: only an encoder that passed its gate supplies it (in-sample
+  // cosines of a losing encoder teach the ranker to trust it on queries where it fails).
+  const bool cosine = vectors_ != nullptr && vector_default_;
+  const std::size_t dim = cosine ? static_cast<std::size_t>(vectors_->encoder().dim()) : 0;
+  if (cosine) {
     const std::string text(query);
     AISLE_ASSIGN_OR_RETURN(context.vector, vectors_->encoder().encode_queries(std::span<const std::string>(&text, 1), search.locale));
     vector::normalize(context.vector);
@@ -452,7 +640,7 @@ Result<CandidateSet> SearchPipeline::retrieve(std::string_view query, const Pipe
     if (auto memory = memory_scores.find(hit.product.value()); memory != memory_scores.end()) {
       candidate.memory_score = memory->second;
     }
-    if (vectors_ && has_vector[i]) candidate.vector = std::span<const float>(vectors.data() + i * dim, dim);
+    if (cosine && has_vector[i]) candidate.vector = std::span<const float>(vectors.data() + i * dim, dim);
     auto stats = product_stats_->find(hit.product.value());
     float count = 0, sum = 0;
     if (stats != product_stats_->end()) count = stats->second.queries, sum = stats->second.grade_sum;
@@ -488,49 +676,113 @@ Result<CandidateSet> SearchPipeline::retrieve(std::string_view query, const Pipe
 Result<PipelineResult> SearchPipeline::search(std::string_view query, const PipelineOptions& options) const {
   AISLE_ASSIGN_OR_RETURN(CandidateSet set, retrieve(query, options));
   PipelineResult result = std::move(set.result);
-  const std::size_t width = extractor_->schema().size();
-  if (ranker_ && options.rank && !result.hits.empty()) {
-    AISLE_ASSIGN_OR_RETURN(std::vector<float> scores, ranker_->score(set.features));
-    for (std::size_t i = 0; i < result.hits.size(); ++i) {
-      result.hits[i].ranker_score = scores[i];
-      result.hits[i].score = scores[i];
-    }
-    if (options.explain) {
-      AISLE_ASSIGN_OR_RETURN(std::vector<float> contributions, ranker_->contributions(set.features));
-      for (std::size_t i = 0; i < result.hits.size(); ++i) {
-        const float* row = contributions.data() + i * (width + 1);
-        std::vector<std::pair<std::string, float>>& out = result.hits[i].contributions;
-        for (std::size_t f = 0; f < width; ++f) {
-          if (row[f] != 0.0f) out.emplace_back(extractor_->schema().names[f], row[f]);
-        }
-        std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return std::abs(a.second) > std::abs(b.second); });
-        result.hits[i].contribution_bias = row[width];
-      }
-    }
-    // Stable: ties keep the fused order.
-    std::vector<std::size_t> order(result.hits.size());
-    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return scores[a] > scores[b]; });
-    std::vector<PipelineHit> sorted;
-    std::vector<float> features;
-    for (std::size_t i : order) sorted.push_back(std::move(result.hits[i]));
-    if (options.explain) {
-      for (std::size_t i : order) features.insert(features.end(), set.features.begin() + static_cast<long>(i * width), set.features.begin() + static_cast<long>((i + 1) * width));
-      set.features = std::move(features);
-    }
-    result.hits = std::move(sorted);
-    result.ranked = true;
-  }
-  if (result.hits.size() > static_cast<std::size_t>(options.k)) result.hits.resize(static_cast<std::size_t>(options.k));
-  if (options.explain) {
-    for (std::size_t i = 0; i < result.hits.size(); ++i) {
-      for (std::size_t f = 0; f < width; ++f) {
-        const float value = set.features[i * width + f];
-        if (!std::isnan(value)) result.hits[i].features.emplace_back(extractor_->schema().names[f], value);
-      }
-    }
-  }
+  AISLE_RETURN_IF_ERROR(rank(set, options, &result));
+  AISLE_RETURN_IF_ERROR(honour_intent(set.documents, options, &result));
+  AISLE_RETURN_IF_ERROR(respond(query, options, &result));
   return result;
+}
+
+Status SearchPipeline::rank(CandidateSet& set, const PipelineOptions& options, PipelineResult* result) const {
+  const std::size_t width = extractor_->schema().size();
+  if (!ranker_ || !options.rank || result->hits.empty()) {
+    if (options.explain) attach_features(set.features, width, &result->hits);
+    return Status::ok();
+  }
+  AISLE_ASSIGN_OR_RETURN(std::vector<float> scores, ranker_->score(set.features));
+  for (std::size_t i = 0; i < result->hits.size(); ++i) {
+    result->hits[i].ranker_score = scores[i];
+    result->hits[i].score = scores[i];
+  }
+  if (options.explain) {
+    AISLE_ASSIGN_OR_RETURN(std::vector<float> contributions, ranker_->contributions(set.features));
+    for (std::size_t i = 0; i < result->hits.size(); ++i) {
+      const float* row = contributions.data() + i * (width + 1);
+      std::vector<std::pair<std::string, float>>& out = result->hits[i].contributions;
+      for (std::size_t f = 0; f < width; ++f) {
+        if (row[f] != 0.0f) out.emplace_back(extractor_->schema().names[f], row[f]);
+      }
+      std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return std::abs(a.second) > std::abs(b.second); });
+      result->hits[i].contribution_bias = row[width];
+    }
+    attach_features(set.features, width, &result->hits);
+  }
+  // Stable: ties keep the fused order. The documents follow their hits.
+  std::vector<std::size_t> order(result->hits.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return scores[a] > scores[b]; });
+  std::vector<PipelineHit> sorted;
+  std::vector<text::Document> documents;
+  for (std::size_t i : order) {
+    sorted.push_back(std::move(result->hits[i]));
+    documents.push_back(std::move(set.documents[i]));
+  }
+  result->hits = std::move(sorted);
+  set.documents = std::move(documents);
+  result->ranked = true;
+  return Status::ok();
+}
+
+void SearchPipeline::attach_features(std::span<const float> features, std::size_t width, std::vector<PipelineHit>* hits) const {
+  for (std::size_t i = 0; i < hits->size(); ++i) {
+    for (std::size_t f = 0; f < width; ++f) {
+      const float value = features[i * width + f];
+      if (!std::isnan(value)) (*hits)[i].features.emplace_back(extractor_->schema().names[f], value);
+    }
+  }
+}
+
+Status SearchPipeline::honour_intent(std::span<const text::Document> documents, const PipelineOptions& options,
+                                     PipelineResult* result) const {
+  auto& analyzer = analyzers_[options.locale];
+  if (!analyzer) {
+    AISLE_ASSIGN_OR_RETURN(analyzer, text::Analyzer::create(options.locale));
+  }
+  result->intent = intent(result->analysis, documents, *analyzer, &result->hits);
+  return Status::ok();
+}
+
+Status SearchPipeline::respond(std::string_view query, const PipelineOptions& options, PipelineResult* result) const {
+  // A query needs an answer from a strategy that read it: popularity and graph neighbours alone
+  // are not one (they return k products for any text).
+  constexpr std::uint32_t kReadsQuery =
+      retrieve::kFoundLexical | retrieve::kFoundStructured | retrieve::kFoundVector | retrieve::kFoundMemory;
+  const bool answered = std::any_of(result->hits.begin(), result->hits.end(),
+                                    [](const PipelineHit& hit) { return (hit.provenance.found_by & kReadsQuery) != 0; });
+  if (!answered && !result->hits.empty() && (result->action.mask() & kReadsQuery) != 0) {
+    result->hits.clear();
+    result->notice = "nothing in the catalog matches \"" + std::string(query) + "\"";
+  }
+  if (result->hits.size() > static_cast<std::size_t>(options.k)) result->hits.resize(static_cast<std::size_t>(options.k));
+  // Cross-listing fallback: the product is sold in another locale and not in this one.
+  if (result->hits.size() < static_cast<std::size_t>(options.k) && !options.all_locales && options.filter.locales.empty() &&
+      (result->action.mask() & (retrieve::kFoundLexical | retrieve::kFoundStructured)) != 0) {
+    text::SearchOptions search;
+    search.locale = options.locale;
+    search.k = std::max(options.k, options.depth);
+    search.typo.enabled = options.typos;
+    search.filter = options.filter;
+    AISLE_ASSIGN_OR_RETURN(const text::SearchResult elsewhere, catalog_->index->search(query, search));
+    for (const text::Hit& hit : elsewhere.hits) {
+      if (result->hits.size() >= static_cast<std::size_t>(options.k)) break;
+      if (hit.locale == options.locale) continue;
+      AISLE_ASSIGN_OR_RETURN(auto product, store_->get_product(hit.product));
+      if (!product || product->record.group.empty()) continue;
+      AISLE_ASSIGN_OR_RETURN(const bool here, store_->group_has_locale(product->record.group, options.locale));
+      if (here) continue;
+      PipelineHit row;
+      row.product = hit.product;
+      row.score = hit.score;
+      row.prior = hit.prior;
+      row.provenance.found_by = retrieve::kFoundLexical;
+      row.provenance.lexical_score = hit.score;
+      row.other_locale = true;
+      result->hits.push_back(std::move(row));
+    }
+  }
+  if (result->hits.empty() && result->notice.empty()) {
+    result->notice = "nothing in the catalog matches \"" + std::string(query) + "\"";
+  }
+  return Status::ok();
 }
 
 }  // namespace aisle::rank

@@ -42,6 +42,16 @@ Status parse_filter(const std::string &text, text::Filter *filter) {
   return Status::ok();
 }
 
+nlohmann::json layers_json(const SearchPipeline &pipeline) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const LayerState &layer : pipeline.layers()) {
+    nlohmann::json entry = {{"present", layer.present}, {"active", layer.active}, {"reason", layer.reason}};
+    if (layer.verdict) entry["validation"] = layer.verdict->to_json();
+    out[layer.name] = entry;
+  }
+  return out;
+}
+
 Result<nlohmann::json> search_result_json(const SearchPipeline &pipeline, std::string_view query,
                                           const PipelineResult &result, const PipelineOptions &options) {
   const bool use_lexical = (result.action.mask() & (retrieve::kFoundLexical | retrieve::kFoundStructured)) != 0;
@@ -78,6 +88,8 @@ Result<nlohmann::json> search_result_json(const SearchPipeline &pipeline, std::s
       entry["ranker_score"] = *hit.ranker_score;
       entry["rank_before_ranker"] = hit.fused_rank;
     }
+    if (hit.other_locale) entry["other_locale"] = true;
+    if (!result.intent.empty()) entry["intent"] = {{"agrees", hit.slot_agreements}, {"conflicts", hit.slot_conflicts}};
     if (hit.esci) {
       const auto &p_esci = *hit.esci;
       static const char *kNames[4] = {"E", "S", "C", "I"};
@@ -123,6 +135,10 @@ Result<nlohmann::json> search_result_json(const SearchPipeline &pipeline, std::s
     hits.push_back(entry);
   }
   out["results"] = hits;
+  out["total"] = hits.size();
+  if (!result.notice.empty()) out["notice"] = result.notice;
+  if (!result.intent.empty()) out["intent"] = result.intent;
+  if (options.explain) out["layers"] = layers_json(pipeline);
   nlohmann::json terms = nlohmann::json::array();
   for (const text::QueryTerm &term : result.lexical.terms) {
     nlohmann::json entry = {{"term", term.term}, {"df", term.df}, {"idf", term.idf}, {"weight", term.weight}};

@@ -1,9 +1,13 @@
 #include "aisle/rank/training.h"
 
+#include <algorithm>
 #include <map>
+#include <numeric>
 #include <unordered_map>
 
 #include <nlohmann/json.hpp>
+
+#include "aisle/core/validation.h"
 
 namespace aisle::rank {
 namespace {
@@ -11,10 +15,20 @@ namespace {
 // A labelled query: (text, locale) -> product -> grade 0..1.
 using Labels = std::map<std::pair<std::string, std::string>, std::unordered_map<std::uint32_t, float>>;
 
-std::uint64_t hash_of(std::string_view text, std::uint64_t salt) {
-  std::uint64_t h = 1469598103934665603ULL ^ (salt * 0x9E3779B97F4A7C15ULL);
-  for (unsigned char c : text) h = (h ^ c) * 1099511628211ULL;
-  return h ^ (h >> 29);
+// A held-out query of the gate slice: its candidates' features, lexical ranks and grades, and
+// every grade it has (the ideal ranking includes labelled products no strategy retrieved).
+struct GateQuery {
+  std::vector<float> features;
+  std::vector<int> lexical_ranks;  // 0: not found by the lexical strategy
+  std::vector<double> gains;       // per candidate, in fused order
+  std::vector<double> ideal;
+};
+
+// nDCG@k of the candidates in `order` (indexes into gains).
+double ndcg_of(const GateQuery& query, const std::vector<std::size_t>& order, int k) {
+  std::vector<double> ranked;
+  for (std::size_t i : order) ranked.push_back(query.gains[i]);
+  return ndcg_at(ranked, query.ideal, k);
 }
 
 }  // namespace
@@ -61,14 +75,33 @@ Result<std::unique_ptr<Ranker>> train_ranker(const SearchPipeline& pipeline, con
   const std::size_t width = pipeline.features().schema().size();
   RankingData train, validation;
   train.num_features = validation.num_features = width;
-  // Early stopping needs enough queries to be more than noise; below that, train every round.
+  // Two query-disjoint slices of the labelled queries: the gate slice (never trained on, never
+  // used for early stopping) decides whether the ranker may change what shoppers see; the
+  // early-stopping slice picks the number of rounds. Early stopping needs enough queries to be
+  // more than noise; below that, every round is kept.
+  const std::uint64_t seed = context.seed();
   const bool hold_out = static_cast<double>(labels.size()) * options.validation_fraction >= 50;
+  std::vector<GateQuery> gate;
   PipelineOptions search;
   search.depth = options.depth;
   search.k = options.depth;
   for (const auto& [key, grades] : labels) {
     search.locale = key.second;
+    const std::string query_key = key.first + '\x1f' + key.second;
     AISLE_ASSIGN_OR_RETURN(CandidateSet candidates, pipeline.retrieve(key.first, search, &grades));
+    local.labels_total += static_cast<std::int64_t>(grades.size());
+    if (in_gate_slice(key.first, key.second, seed)) {
+      GateQuery held;
+      held.features = std::move(candidates.features);
+      for (const PipelineHit& hit : candidates.result.hits) {
+        auto found = grades.find(hit.product.value());
+        held.gains.push_back(found == grades.end() ? 0.0 : found->second);
+        held.lexical_ranks.push_back(hit.provenance.lexical_rank);
+      }
+      for (const auto& [product, grade] : grades) held.ideal.push_back(grade);
+      gate.push_back(std::move(held));
+      continue;
+    }
     std::vector<float> levels;
     for (const PipelineHit& hit : candidates.result.hits) {
       auto found = grades.find(hit.product.value());
@@ -78,10 +111,8 @@ Result<std::unique_ptr<Ranker>> train_ranker(const SearchPipeline& pipeline, con
                            ? level_from_grade(grade, 0.0, 1.0, options.label_levels)
                            : grade);
     }
-    local.labels_total += static_cast<std::int64_t>(grades.size());
     if (levels.empty()) continue;
-    const bool held_out = hold_out && static_cast<double>(hash_of(key.first + '\x1f' + key.second, context.seed()) % 10000) <
-                                      options.validation_fraction * 10000.0;
+    const bool held_out = hold_out && in_validation_slice(query_key, seed + 1, options.validation_fraction);
     (held_out ? validation : train).add_group(candidates.features, levels);
     ++(held_out ? local.validation_queries : local.queries);
   }
@@ -90,9 +121,46 @@ Result<std::unique_ptr<Ranker>> train_ranker(const SearchPipeline& pipeline, con
   AISLE_ASSIGN_OR_RETURN(auto ranker, Ranker::train(pipeline.features().schema(), train,
                                                     validation.rows() > 0 ? &validation : nullptr, options.ranker,
                                                     context, &local.train));
+  // The gate: the ranker's order against lexical BM25F order (what a search shows without any
+  // learned layer) on the held-out queries that have something relevant to find.
+  std::vector<double> model_ndcg, lexical_ndcg, fused_ndcg;
+  const int at = options.ranker.ndcg_at;
+  for (const GateQuery& held : gate) {
+    if (*std::max_element(held.ideal.begin(), held.ideal.end()) <= 0) continue;
+    const std::size_t n = held.gains.size();
+    std::vector<std::size_t> fused(n);
+    std::iota(fused.begin(), fused.end(), std::size_t{0});
+    std::vector<std::size_t> lexical;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (held.lexical_ranks[i] > 0) lexical.push_back(i);
+    }
+    std::sort(lexical.begin(), lexical.end(), [&](std::size_t a, std::size_t b) { return held.lexical_ranks[a] < held.lexical_ranks[b]; });
+    std::vector<std::size_t> ranked = fused;
+    if (n > 0) {
+      AISLE_ASSIGN_OR_RETURN(std::vector<float> scores, ranker->score(held.features));
+      std::stable_sort(ranked.begin(), ranked.end(), [&](std::size_t a, std::size_t b) { return scores[a] > scores[b]; });
+    }
+    model_ndcg.push_back(ndcg_of(held, ranked, at));
+    lexical_ndcg.push_back(ndcg_of(held, lexical, at));
+    fused_ndcg.push_back(ndcg_of(held, fused, at));
+  }
+  GateOptions gate_options;
+  gate_options.seed = seed;
+  local.verdict = decide("ranker", "ndcg@" + std::to_string(at), "lexical", model_ndcg, lexical_ndcg, gate_options);
+  local.verdict.fraction = kGateFraction;
+  local.verdict.seed = seed;
+  const double fused_mean =
+      fused_ndcg.empty() ? 0.0 : std::accumulate(fused_ndcg.begin(), fused_ndcg.end(), 0.0) / static_cast<double>(fused_ndcg.size());
+  local.verdict.details["fused_order"] = fused_mean;
+  local.verdict.details["fused_strategies"] = search.strategy == "auto" ? (pipeline.has_vectors() ? "default (with vectors)" : "default")
+                                                                          : search.strategy;
+  local.verdict.details["gate_queries_without_relevant"] = static_cast<std::int64_t>(gate.size() - model_ndcg.size());
+  local.gate_queries = static_cast<std::int64_t>(gate.size());
   ranker->metadata()["labels"] = local.labels;
   ranker->metadata()["label_levels"] = options.label_levels;
   ranker->metadata()["depth"] = options.depth;
+  ranker->metadata()["validation"] = local.verdict.to_json();
+  ranker->metadata()["inputs"] = pipeline.ranker_inputs();
   if (!local.bias.propensity.empty()) ranker->metadata()["position_propensity"] = local.bias.propensity;
   if (report != nullptr) *report = std::move(local);
   return ranker;

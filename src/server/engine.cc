@@ -169,6 +169,12 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& options, const
   // One load of the indexes and models; every pipeline shares them with its own connection.
   AISLE_ASSIGN_OR_RETURN(auto first, rank::SearchPipeline::open(options.data_dir, context));
   engine->documents_ = first->catalog().index->stats().documents;
+  engine->layers_ = rank::layers_json(*first);
+  engine->layers_["policy"] = {
+      {"present", true},
+      {"active", false},
+      {"reason", "off in the default search: the bandit has no validation verdict against the best fixed strategy "
+                 "set; it chooses only for requests with strategy \"policy\""}};
   for (int i = 1; i < options.pipelines; ++i) {
     AISLE_ASSIGN_OR_RETURN(auto sibling, first->open_sibling());
     engine->free_.push_back(Slot{std::move(sibling), 0});
@@ -224,6 +230,7 @@ Result<nlohmann::json> Engine::run_search(const nlohmann::json& request) {
   AISLE_ASSIGN_OR_RETURN(options.k, int_field(request, "k", 10, 1, options_.max_k));
   AISLE_ASSIGN_OR_RETURN(options.explain, bool_field(request, "explain", false));
   AISLE_ASSIGN_OR_RETURN(options.facets, bool_field(request, "facets", true));
+  AISLE_ASSIGN_OR_RETURN(options.all_locales, bool_field(request, "all_locales", false));
   AISLE_ASSIGN_OR_RETURN(const std::string strategy, string_field(request, "strategy", "", false, 200));
   AISLE_ASSIGN_OR_RETURN(const int depth, int_field(request, "depth", 100, 1, options_.max_depth));
   if (auto filters = request.find("filters"); filters != request.end() && !filters->is_null()) {
@@ -253,13 +260,16 @@ Result<nlohmann::json> Engine::run_search(const nlohmann::json& request) {
   options.now_ms = now;
   std::optional<rank::OnlineDecision> decision;
   std::string chosen_by;
-  if (strategy.empty()) {
+  // One search path: without a strategy the server runs the CLI's default pipeline. The bandit
+  // chooses only when asked (strategy "policy"): it has no validation verdict against the best
+  // fixed strategy set yet, so it may not change what shoppers see by default.
+  options.depth = std::max(options.k, depth);
+  if (strategy == "policy") {
     AISLE_ASSIGN_OR_RETURN(decision, policy_->choose(*pipeline, query, options.locale, memory_.get(), now));
     options.action = decision->action;
     chosen_by = policy_->config().algorithm;
-  } else {
+  } else if (!strategy.empty()) {
     options.strategy = strategy;
-    options.depth = std::max(options.k, depth);
   }
   auto result = pipeline->search(query, options);
   if (!result.is_ok()) {
@@ -460,7 +470,7 @@ Reply Engine::add_events(const nlohmann::json& request) {
 }
 
 Reply Engine::health() {
-  return Reply{200, {{"status", "ok"}, {"documents", documents_.load()}, {"events", events_stored_.load()}}};
+  return Reply{200, {{"status", "ok"}, {"documents", documents_.load()}, {"events", events_stored_.load()}, {"layers", layers_}}};
 }
 
 std::vector<std::tuple<std::string, std::string, double>> Engine::gauges() {

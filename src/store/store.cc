@@ -106,8 +106,11 @@ class Store::Impl {
     AISLE_ASSIGN_OR_RETURN(Statement by_id, db_.prepare(std::string(kProductColumns) + "WHERE product_id = ?1"));
     AISLE_ASSIGN_OR_RETURN(Statement by_key,
                            db_.prepare(std::string(kProductColumns) + "WHERE locale = ?1 AND external_id = ?2"));
+    AISLE_ASSIGN_OR_RETURN(Statement group_locale,
+                           db_.prepare("SELECT 1 FROM products WHERE group_key = ?1 AND locale = ?2 LIMIT 1"));
     get_product_.emplace(std::move(by_id));
     find_product_.emplace(std::move(by_key));
+    group_has_locale_.emplace(std::move(group_locale));
     return Status::ok();
   }
 
@@ -279,6 +282,7 @@ class Store::Impl {
   Database db_;
   std::optional<Statement> get_product_;
   std::optional<Statement> find_product_;
+  std::optional<Statement> group_has_locale_;
   std::optional<Statement> upsert_product_;
   std::optional<Statement> upsert_query_;
   std::optional<Statement> upsert_judgment_;
@@ -507,6 +511,15 @@ Result<std::optional<Product>> Store::get_product(ProductId id) {
   ResetOnExit reset(s);
   s.bind(1, static_cast<std::int64_t>(id.value()));
   return read_one(s, impl_->db_.path());
+}
+
+Result<bool> Store::group_has_locale(const std::string& group, const std::string& locale) {
+  if (group.empty()) return false;
+  Statement& s = *impl_->group_has_locale_;
+  ResetOnExit reset(s);
+  s.bind(1, group);
+  s.bind(2, locale);
+  return s.step();
 }
 
 Result<Store::ReadScope> Store::read_scope() {

@@ -1,6 +1,6 @@
 // The search page end to end: `aisle serve` on a data directory built from the bundled sample,
 // driven in headless Chromium (Debian's chromium package, through playwright-core).
-// Environment: AISLE_BIN (the aisle binary), AISLE_SAMPLE_DIR (data/sample), CHROMIUM (optional).
+// Environment: AISLE_BIN (the aisle binary), AISLE_SAMPLE_DIR (tests/data/sample_small), CHROMIUM (optional).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";

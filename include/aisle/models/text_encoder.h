@@ -129,6 +129,11 @@ class TextEncoder {
   const EncoderConfig& config() const;
   std::int64_t parameters() const;
 
+  // The verdict of its validation gate (aisle::LayerVerdict as JSON), saved in the model file's
+  // header; null for a model never validated. Not thread-safe with itself.
+  const nlohmann::json& validation() const;
+  void set_validation(nlohmann::json verdict);
+
   struct Impl;
 
  private:

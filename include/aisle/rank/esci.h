@@ -17,9 +17,13 @@
 #pragma once
 
 #include <filesystem>
+#include <span>
 #include <string>
+#include <vector>
 
+#include "aisle/core/context.h"
 #include "aisle/core/status.h"
+#include "aisle/core/validation.h"
 #include "aisle/models/relevance_classifier.h"
 #include "aisle/store/store.h"
 
@@ -34,6 +38,21 @@ struct RelevanceDataReport {
 };
 
 // kIoError / kInternal from the store.
-Result<models::RelevanceData> relevance_data_from_store(store::Store& store, RelevanceDataReport* report);
+// With `gate_examples`, the judgments of the gate slice's queries (core/validation.h,
+// in_gate_slice with `gate_seed`) go there instead of into the examples, and neither their
+// labels nor their alignments reach the engagement graph: the classifier's validation gate
+// scores them as unseen pairs. Their queries still get an index in data.queries.
+Result<models::RelevanceData> relevance_data_from_store(store::Store& store, RelevanceDataReport* report,
+                                                        std::vector<models::RelevanceExample>* gate_examples = nullptr,
+                                                        std::uint64_t gate_seed = 0);
+
+// The classifier's validation gate (kClasses mode): on the held-out gate examples (their
+// queries' labels never reached training or the graph), each query's accuracy of the
+// classifier's most likely class against the majority class of data.examples. Details carry
+// macro F1 of both and the per-class counts. A kGraded classifier gets an "off" verdict: the
+// search pipeline reads only the four ESCI classes. kBadInput from predict().
+Result<LayerVerdict> validate_classifier(const models::RelevanceClassifier& classifier, const models::RelevanceData& data,
+                                         const models::EngagementGraph& graph,
+                                         std::span<const models::RelevanceExample> gate, const Context& context);
 
 }  // namespace aisle::rank

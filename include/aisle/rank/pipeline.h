@@ -42,6 +42,7 @@
 
 #include "aisle/core/context.h"
 #include "aisle/core/status.h"
+#include "aisle/core/validation.h"
 #include "aisle/rank/features.h"
 #include "aisle/models/relevance_classifier.h"
 #include "aisle/rank/ranker.h"
@@ -56,11 +57,29 @@ namespace aisle::rank {
 
 std::filesystem::path ranker_path(const std::filesystem::path& data_dir);
 
+// A learned layer of the pipeline and whether it changes what searches show. A layer is active
+// only when its model file carries a validation verdict (core/validation.h) that beat the
+// no-model baseline on held-out queries, and it was trained for this data directory's feature
+// schema and layers; otherwise the search runs without it and `reason` says why.
+struct LayerState {
+  std::string name;      // "vector", "classifier", "ranker", "related"
+  bool present = false;  // a model file exists
+  bool active = false;
+  std::string reason;
+  std::optional<LayerVerdict> verdict;
+};
+
 struct PipelineOptions {
   std::string locale = "en";
+  // Results come from the query's locale. With all_locales (or a locale filter), from those
+  // asked for. Without either, a listing of another locale is added after the query locale's
+  // results, when those are fewer than k, only if its cross-listing group has no listing in
+  // the query's locale (the product is sold elsewhere, not here).
+  bool all_locales = false;
   int k = 10;
   text::Filter filter;
-  // "auto" (hybrid when product vectors exist, else lexical), "hybrid" (lexical+vector), or
+  // "auto" (the default pipeline: lexical, plus vector when the encoder passed its gate),
+  // "hybrid" (lexical+vector), or
   // strategy names joined by '+' ("lexical+memory"), each run at `depth`. Ignored when
   // `action` is set.
   std::string strategy = "auto";
@@ -86,6 +105,10 @@ struct PipelineHit {
   float vector_score = 0;
   float prior = 0;      // the popularity part of the lexical score
   int fused_rank = 0;   // 1-based rank before the ranker
+  // Agreement with the query's confident slots (brand, color, category, attributes): +1 per
+  // slot the listing has, -1 per slot it contradicts (intent()).
+  int slot_agreements = 0, slot_conflicts = 0;
+  bool other_locale = false;  // added by the cross-listing fallback (PipelineOptions::all_locales)
   std::optional<float> ranker_score;
   // P(E), P(S), P(C), P(I) from the ESCI classifier, when the data directory has one.
   std::optional<std::array<float, 4>> esci;
@@ -108,6 +131,10 @@ struct PipelineResult {
   text::Filter slot_filter;  // structured: filters taken from slots
   bool relaxed = false;
   std::size_t candidates = 0;
+  // The confident slots the order honours (intent()), e.g. "color=black".
+  std::vector<std::string> intent;
+  // Why there are no results, or what was left out: "nothing in the catalog matches ...".
+  std::string notice;
 };
 
 // A query's candidates with their documents and feature rows (schema of features()).
@@ -148,6 +175,9 @@ class SearchPipeline {
   Result<retrieve::PolicyAction> action_for(const PipelineOptions& options) const;
   // The strategies this data directory can run (memory: with `memory`, or its own index).
   std::array<bool, retrieve::kNumStrategies> available(const retrieve::MemoryIndex* memory = nullptr) const;
+  // The layers a ranker trained now learns from (saved in its metadata as "inputs"; a ranker
+  // trained with other inputs is off).
+  nlohmann::json ranker_inputs() const;
   // The memory key of a query ("locale|terms", the analyzer's terms; memory_key()).
   Result<std::string> memory_key(std::string_view query, std::string_view locale) const;
 
@@ -164,9 +194,16 @@ class SearchPipeline {
   Status save_vectors() const;
 
   const FeatureExtractor& features() const { return *extractor_; }
+  // The ranker when it is active (LayerState), else null.
   const Ranker* ranker() const { return ranker_.get(); }
-  // The ESCI classifier when the data directory has one (four classes E, S, C, I), else null.
+  // The ESCI classifier when it is active (four classes E, S, C, I), else null.
   const models::RelevanceClassifier* classifier() const { return classifier_.get(); }
+  // The learned layers, in order vector, classifier, ranker, related; what each does or why not.
+  const std::vector<LayerState>& layers() const { return *layers_; }
+  // Whether the default ("auto") strategies include the vector strategy (its gate passed).
+  bool vector_default() const { return vector_default_; }
+  // The vector strategy's calibrated cosine floor (neighbours below it are no candidates).
+  std::optional<float> vector_floor() const { return vector_floor_; }
   const models::EngagementGraph* engagement_graph() const { return graph_.get(); }
   bool has_vectors() const { return vectors_ != nullptr; }
   const retrieve::RelatedProducts* related() const { return related_.get(); }
@@ -176,6 +213,16 @@ class SearchPipeline {
 
  private:
   SearchPipeline() = default;
+  // The steps of search() after retrieve(), each on the candidate set:
+  //  rank           the ranker's order (when active); the documents follow their hits;
+  //  honour_intent  intent() with the query's confident slots;
+  //  respond        no answer without a strategy that read the query; the top k; the
+  //                 cross-listing fallback; the notice.
+  Status rank(CandidateSet& set, const PipelineOptions& options, PipelineResult* result) const;
+  void attach_features(std::span<const float> features, std::size_t width, std::vector<PipelineHit>* hits) const;
+  Status honour_intent(std::span<const text::Document> documents, const PipelineOptions& options,
+                       PipelineResult* result) const;
+  Status respond(std::string_view query, const PipelineOptions& options, PipelineResult* result) const;
   std::filesystem::path data_dir_;
   // Owned: the store connection (one per thread) and the per-locale analyzers below.
   std::unique_ptr<store::Store> store_;
@@ -190,12 +237,25 @@ class SearchPipeline {
   std::shared_ptr<const models::EngagementGraph> graph_;
   std::shared_ptr<const retrieve::RelatedProducts> related_;  // <data_dir>/models/related.bin
   std::shared_ptr<const retrieve::MemoryIndex> memory_;       // <data_dir>/index/memory.bin
+  std::shared_ptr<const std::vector<LayerState>> layers_;
+  bool vector_default_ = false;
+  std::optional<float> vector_floor_;
   // Per locale: the most popular products, best first (popularity, then newest).
   class PopularLists;
   std::shared_ptr<PopularLists> popular_;
   // Memory keys need the analyzer's terms; analyzers are made per locale on first use.
   mutable std::unordered_map<std::string, std::unique_ptr<text::Analyzer>> analyzers_;
 };
+
+// The query-intent step of search(): with query understanding's confident slots (brand, color,
+// category, attribute; likelihood >= min_likelihood), each hit's agreements and conflicts with
+// them are counted from its listing (`documents`, parallel to hits), and the hits that match the
+// rest of the query (every remainder term in their analyzed title, brand or category) are
+// re-ordered among the positions they hold: fewer conflicts first, then more agreements, ties
+// in the order they had. Other hits keep their positions, so a black phone case is not lifted
+// above a blue running shoe for "black running shoes". Returns the honoured slots.
+std::vector<std::string> intent(const retrieve::QueryAnalysis& analysis, std::span<const text::Document> documents,
+                                text::Analyzer& analyzer, std::vector<PipelineHit>* hits, double min_likelihood = 0.8);
 
 // Whether a stored listing passes a filter (the vector strategy filters locale and category
 // in the index; brand, color and price are checked here).

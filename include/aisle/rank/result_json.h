@@ -20,9 +20,14 @@ Status parse_filter(const std::string& text, text::Filter* filter);
 
 // {"query", "strategy", "strategy_results", "ranked", "candidates", "relaxed", "results": [{rank,
 // score, found_by, product_id, locale, title, brand, price, esci {label, E, S, C, I}, lexical /
-// vector / ranker details, with explain: term explanations, ranker contributions and feature
-// values}], "terms", "interpretations" (structured or explain), with facets: "facets",
+// vector / ranker details, other_locale (cross-listing fallback), intent {agrees, conflicts},
+// with explain: term explanations, ranker contributions and feature values}], "total",
+// "notice" (why nothing, when so), "intent" (the honoured slots), "terms", "interpretations"
+// (structured or explain), with explain: "layers" (layers_json), with facets: "facets",
 // "matched"}. Products are read from the pipeline's store.
+// The pipeline's learned layers: {name: {present, active, reason, validation (the verdict)}}.
+nlohmann::json layers_json(const SearchPipeline& pipeline);
+
 Result<nlohmann::json> search_result_json(const SearchPipeline& pipeline, std::string_view query, const PipelineResult& result,
                                           const PipelineOptions& options);
 

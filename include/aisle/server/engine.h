@@ -121,6 +121,7 @@ class Engine {
   std::shared_mutex memory_mutex_;
   std::unique_ptr<retrieve::MemoryIndex> memory_;
   std::unique_ptr<rank::OnlinePolicy> policy_;
+  nlohmann::json layers_;  // rank::layers_json at open, plus the policy; read-only after open
   std::atomic<std::int64_t> documents_{0};
   std::atomic<std::int64_t> events_stored_{0};
   std::atomic<std::int64_t> products_written_{0};

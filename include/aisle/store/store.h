@@ -146,6 +146,10 @@ class Store {
   Result<std::optional<Product>> find_product(const std::string& locale,
                                               const std::string& external_id);
 
+  // Whether cross-listing group `group` has a listing in `locale` (false for an empty group).
+  // One indexed lookup.
+  Result<bool> group_has_locale(const std::string& group, const std::string& locale);
+
   // The listing with store id `id`, or nullopt when absent.
   Result<std::optional<Product>> get_product(ProductId id);
 
