@@ -5,6 +5,7 @@
 
 #include <fmt/ranges.h>
 
+#include "aisle/core/validation.h"
 #include "aisle/rank/esci.h"
 #include "aisle/retrieve/lexical.h"
 #include "aisle/store/store.h"
@@ -51,6 +52,11 @@ Command add_classify(CLI::App& app) {
     std::vector<std::string> cells;
     for (std::size_t k = 0; k < out.size(); ++k) cells.push_back(fmt::format("{} {:.3f}", config.class_names[k], out[k]));
     say("  label {}  ({})", config.class_names[static_cast<std::size_t>(best)], fmt::join(cells, ", "));
+    // Whether searches show this label: only when the classifier beat the majority class on
+    // its held-out queries.
+    auto verdict = LayerVerdict::from_json(classifier->validation());
+    say("  gate: {}", verdict.is_ok() ? verdict->reason
+                                      : "off: the model has no validation verdict (retrain with `aisle train classifier`)");
     return Status::ok();
   };
 }

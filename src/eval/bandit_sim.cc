@@ -158,7 +158,9 @@ std::string curves_svg(const std::vector<const Run*>& runs, int step, int search
 Result<nlohmann::json> evaluate_bandit_sim(const Context& context, const BanditSimOptions& options, std::string* svg) {
   if (options.searches < 1 || options.shown < 1 || options.budget < 1) return Status::bad_input("searches, shown and budget must be >= 1");
   const auto start = Clock::now();
-  AISLE_ASSIGN_OR_RETURN(auto pipeline, rank::SearchPipeline::open(options.data_dir, context));
+  // The ranker is the simulation's instrument (it orders every arm's pooled candidates), used
+  // whether or not it passed its own gate.
+  AISLE_ASSIGN_OR_RETURN(auto pipeline, rank::SearchPipeline::open(options.data_dir, context, true, /*enforce_gates=*/false));
   if (pipeline->ranker() == nullptr) {
     return Status::not_found(options.data_dir.string() + ": the simulation needs a ranker (run `aisle train ranker`)");
   }

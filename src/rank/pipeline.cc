@@ -188,7 +188,7 @@ class SearchPipeline::PopularLists {
 SearchPipeline::~SearchPipeline() = default;
 
 Result<std::unique_ptr<SearchPipeline>> SearchPipeline::open(const std::filesystem::path& data_dir,
-                                                             const Context& context, bool load_ranker) {
+                                                             const Context& context, bool load_ranker, bool enforce_gates) {
   auto pipeline = std::unique_ptr<SearchPipeline>(new SearchPipeline());
   pipeline->data_dir_ = data_dir;
   store::StoreOptions store_options;
@@ -218,7 +218,7 @@ Result<std::unique_ptr<SearchPipeline>> SearchPipeline::open(const std::filesyst
       if (vector_layer.verdict && vector_layer.verdict->details.contains("floor")) {
         pipeline->vector_floor_ = vector_layer.verdict->details["floor"].get<float>();
       }
-      pipeline->vector_default_ = vector_layer.active;
+      pipeline->vector_default_ = vector_layer.active || (!enforce_gates && vector_layer.verdict);
     } else {
       off(vector_layer, "off: " + vectors.status().to_string());
     }
@@ -241,7 +241,7 @@ Result<std::unique_ptr<SearchPipeline>> SearchPipeline::open(const std::filesyst
       off(classifier_layer, "off: the classifier predicts grades, not the four ESCI classes");
     } else {
       apply_verdict((*classifier)->validation(), "aisle train classifier", &classifier_layer, "classifier");
-      if (classifier_layer.active) {
+      if (classifier_layer.active || (!enforce_gates && classifier_layer.verdict)) {
         RelevanceDataReport data_report;
         AISLE_ASSIGN_OR_RETURN(models::RelevanceData data, relevance_data_from_store(*pipeline->store_, &data_report));
         pipeline->graph_ = std::make_shared<const models::EngagementGraph>(std::move(data));
@@ -265,11 +265,13 @@ Result<std::unique_ptr<SearchPipeline>> SearchPipeline::open(const std::filesyst
       // trained; with another set its scores mean something else.
       const nlohmann::json trained_with = (*ranker)->metadata().value("inputs", nlohmann::json());
       const nlohmann::json now = pipeline->ranker_inputs();
-      if (ranker_layer.active && trained_with != now) {
+      if ((ranker_layer.active || !enforce_gates) && trained_with != now) {
         off(ranker_layer, "off: trained with layers " + trained_with.dump() + ", now " + now.dump() +
                               " (retrain with `aisle train ranker`)");
       }
-      if (ranker_layer.active) pipeline->ranker_ = std::move(*ranker);
+      if (ranker_layer.active || (!enforce_gates && ranker_layer.verdict && trained_with == now)) {
+        pipeline->ranker_ = std::move(*ranker);
+      }
     }
   } else if (load_ranker) {
     ranker_layer.reason = "off: no ranker (`aisle train ranker`)";

@@ -106,57 +106,63 @@ TEST(CliTest, TrainsTheEncoderAndSearchesByVectorAndHybrid) {
   RunResult index = run_aisle({"index", "--data-dir", data}, dir);
   ASSERT_EQ(index.exit_code, 0) << index.err;
   EXPECT_NE(index.out.find("vectors built: 280 products x 64 dims"), std::string::npos) << index.out;
-  RunResult vector = run_aisle({"search", "yoga mat", "--data-dir", data, "--strategy", "vector", "-k", "5",
-                                "--filter", "locale=en", "--json"},
-                               dir);
+  // 62 queries are too few for any learned layer to show it beats lexical search: every trainer
+  // says so, and the search answers lexically, saying why each layer is off.
+  EXPECT_NE(train.out.find("vector strategy gate: off: too few held-out queries"), std::string::npos) << train.out;
+  // Asked for explicitly, the vector strategy runs (in the query's locale, above its floor).
+  RunResult vector = run_aisle({"search", "yoga mat", "--data-dir", data, "--strategy", "vector", "-k", "5", "--json"}, dir);
   ASSERT_EQ(vector.exit_code, 0) << vector.err;
-  EXPECT_NE(vector.out.find("\"found_by\": \"vector\""), std::string::npos) << vector.out;
-  EXPECT_NE(vector.out.find("\"vector_score\""), std::string::npos) << vector.out;
+  EXPECT_NE(vector.out.find("\"strategy\": \"vector:100\""), std::string::npos) << vector.out;
   EXPECT_EQ(vector.out.find("\"locale\": \"es\""), std::string::npos) << vector.out;
-  // With vectors present, the default strategy is the hybrid; each result names its finders.
-  RunResult hybrid = run_aisle({"search", "yoga mat", "--data-dir", data, "-k", "10"}, dir);
+  RunResult plain = run_aisle({"search", "yoga mat", "--data-dir", data, "-k", "10", "--explain"}, dir);
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_NE(plain.out.find("[lexical:100]"), std::string::npos) << plain.out;
+  EXPECT_NE(plain.out.find("layer vector: off: too few held-out queries"), std::string::npos) << plain.out;
+  RunResult hybrid = run_aisle({"search", "yoga mat", "--data-dir", data, "--strategy", "hybrid"}, dir);
   ASSERT_EQ(hybrid.exit_code, 0) << hybrid.err;
   EXPECT_NE(hybrid.out.find("[lexical:100+vector:100]"), std::string::npos) << hybrid.out;
-  EXPECT_NE(hybrid.out.find("<lexical+vector>"), std::string::npos) << hybrid.out;
-  RunResult lexical = run_aisle({"search", "yoga mat", "--data-dir", data, "--strategy", "lexical"}, dir);
-  EXPECT_NE(lexical.out.find("<lexical>"), std::string::npos) << lexical.out;
 
-  // The ESCI classifier: trained from the ESCI judgments and events; then `classify` labels a
-  // pair and every search result carries an ESCI label (and the ranker its probabilities).
+  // The ESCI classifier: trained from the ESCI judgments and events; `classify` labels a pair
+  // and says whether the label is shown in searches. Off here, so results carry no label.
   RunResult classifier = run_aisle({"--threads", "1", "train", "classifier", "--data-dir", data, "--epochs", "2",
                                     "--finetune-epochs", "1", "--buckets", "4096", "--embedding-dim", "16", "--dim", "16"},
                                    dir);
   ASSERT_EQ(classifier.exit_code, 0) << classifier.err;
   EXPECT_NE(classifier.out.find("ESCI judgments"), std::string::npos) << classifier.out;
   EXPECT_NE(classifier.out.find("languages en,es,ja"), std::string::npos) << classifier.out;
+  EXPECT_NE(classifier.out.find("classifier gate: off"), std::string::npos) << classifier.out;
+  EXPECT_TRUE(std::filesystem::exists(data + "/models/classifier.report.json"));
   RunResult classify = run_aisle({"classify", "--data-dir", data, "--query", "running shoes", "--product", "EN0001"}, dir);
   ASSERT_EQ(classify.exit_code, 0) << classify.err;
   EXPECT_NE(classify.out.find("label "), std::string::npos) << classify.out;
   EXPECT_NE(classify.out.find("E 0."), std::string::npos) << classify.out;
+  EXPECT_NE(classify.out.find("gate: off"), std::string::npos) << classify.out;
   RunResult missing = run_aisle({"classify", "--data-dir", data, "--query", "shoes", "--product", "NOPE"}, dir);
   EXPECT_NE(missing.exit_code, 0);
   EXPECT_NE(missing.err.find("no product NOPE"), std::string::npos) << missing.err;
-  RunResult labelled = run_aisle({"search", "yoga mat", "--data-dir", data, "-k", "3", "--json"}, dir);
-  ASSERT_EQ(labelled.exit_code, 0) << labelled.err;
-  EXPECT_NE(labelled.out.find("\"esci\""), std::string::npos) << labelled.out;
+  RunResult unlabelled = run_aisle({"search", "yoga mat", "--data-dir", data, "-k", "3", "--json"}, dir);
+  ASSERT_EQ(unlabelled.exit_code, 0) << unlabelled.err;
+  EXPECT_EQ(unlabelled.out.find("\"esci\""), std::string::npos) << unlabelled.out;
 
-  // The ranker: trained from the judgments over the pipeline's candidates, then it orders
-  // every search, and --explain shows its per-feature contributions.
+  // The ranker: trained from the judgments over the pipeline's candidates; its verdict is in the
+  // model and the report, and --explain and `aisle stats` say why it does not order results.
   RunResult ranker = run_aisle({"--threads", "1", "train", "ranker", "--data-dir", data, "--rounds", "20"}, dir);
   ASSERT_EQ(ranker.exit_code, 0) << ranker.err;
   EXPECT_NE(ranker.out.find("labels from judgments"), std::string::npos) << ranker.out;
   EXPECT_NE(ranker.out.find("20 rounds"), std::string::npos) << ranker.out;
-  RunResult ranked = run_aisle({"search", "yoga mat", "--data-dir", data, "-k", "3", "--explain"}, dir);
-  ASSERT_EQ(ranked.exit_code, 0) << ranked.err;
-  EXPECT_NE(ranked.out.find("[lexical:100+vector:100, ranked"), std::string::npos) << ranked.out;
-  EXPECT_NE(ranked.out.find("ranker: "), std::string::npos) << ranked.out;
-  RunResult ranked_json = run_aisle({"search", "yoga mat", "--data-dir", data, "-k", "3", "--explain", "--json"}, dir);
-  ASSERT_EQ(ranked_json.exit_code, 0) << ranked_json.err;
-  EXPECT_NE(ranked_json.out.find("\"ranker_score\""), std::string::npos) << ranked_json.out;
-  EXPECT_NE(ranked_json.out.find("\"contributions\""), std::string::npos) << ranked_json.out;
-  EXPECT_NE(ranked_json.out.find("\"coverage_title\""), std::string::npos) << ranked_json.out;
-  RunResult unranked = run_aisle({"search", "yoga mat", "--data-dir", data, "-k", "3", "--no-rank"}, dir);
-  EXPECT_NE(unranked.out.find("[lexical:100+vector:100]"), std::string::npos) << unranked.out;
+  EXPECT_NE(ranker.out.find("ranker gate"), std::string::npos) << ranker.out;
+  EXPECT_TRUE(std::filesystem::exists(data + "/models/ranker.report.json"));
+  RunResult explained = run_aisle({"search", "yoga mat", "--data-dir", data, "-k", "3", "--explain", "--json"}, dir);
+  ASSERT_EQ(explained.exit_code, 0) << explained.err;
+  EXPECT_EQ(explained.out.find("\"ranker_score\""), std::string::npos) << explained.out;
+  EXPECT_NE(explained.out.find("\"layers\""), std::string::npos) << explained.out;
+  EXPECT_NE(explained.out.find("\"coverage_title\""), std::string::npos) << explained.out;
+  RunResult stats = run_aisle({"stats", "--data-dir", data, "--json"}, dir);
+  ASSERT_EQ(stats.exit_code, 0) << stats.err;
+  const nlohmann::json layers = nlohmann::json::parse(stats.out)["layers"];
+  EXPECT_FALSE(layers["ranker"]["active"].get<bool>()) << stats.out;
+  EXPECT_TRUE(layers["ranker"]["present"].get<bool>()) << stats.out;
+  EXPECT_EQ(layers["ranker"]["validation"]["baseline"], "lexical") << stats.out;
   // Only clicks: the labels come from the position-bias-corrected click log.
   RunResult clicks = run_aisle({"--threads", "1", "train", "ranker", "--data-dir", data, "--labels", "clicks",
                                 "--rounds", "5"},
@@ -164,14 +170,16 @@ TEST(CliTest, TrainsTheEncoderAndSearchesByVectorAndHybrid) {
   ASSERT_EQ(clicks.exit_code, 0) << clicks.err;
   EXPECT_NE(clicks.out.find("position bias (EM"), std::string::npos) << clicks.out;
   EXPECT_NE(clicks.out.find("labels from clicks"), std::string::npos) << clicks.out;
-  // A ranker file of another schema is refused with the reason, not used.
+  // A damaged ranker file is refused with the reason, and the search still answers without it.
   {
     std::ofstream out(data + "/models/ranker.bin", std::ios::binary | std::ios::trunc);
     out << "garbage";
   }
-  RunResult damaged = run_aisle({"search", "yoga mat", "--data-dir", data}, dir);
-  EXPECT_NE(damaged.exit_code, 0);
-  EXPECT_NE(damaged.err.find("ranker.bin"), std::string::npos) << damaged.err;
+  RunResult damaged = run_aisle({"search", "yoga mat", "--data-dir", data, "--explain"}, dir);
+  EXPECT_EQ(damaged.exit_code, 0) << damaged.err;
+  EXPECT_NE(damaged.out.find("layer ranker: off"), std::string::npos) << damaged.out;
+  EXPECT_NE(damaged.out.find("ranker.bin"), std::string::npos) << damaged.out;
+  EXPECT_NE(damaged.out.find("Yoga Mat"), std::string::npos) << damaged.out;
 }
 
 TEST(CliTest, TrainsRelatedProductsAndServesThemWithDirection) {

@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "aisle/core/validation.h"
 #include "aisle/rank/clicks.h"
 #include "aisle/models/text_encoder.h"
 #include "aisle/retrieve/lexical.h"
@@ -56,7 +57,8 @@ void make_data_dir(const std::filesystem::path& dir) {
 }
 
 // Product vectors for the data directory from a small untrained encoder: what is tested is
-// where vectors go, not how good they are.
+// where vectors go, not how good they are. Its verdict is written as passed (no floor), so the
+// pipeline uses it as it would a validated one.
 void add_vectors(const std::filesystem::path& dir) {
   models::EncoderConfig config;
   config.dim = 16;
@@ -66,6 +68,11 @@ void add_vectors(const std::filesystem::path& dir) {
   auto encoder = models::TextEncoder::create(config, Context::for_tests());
   ASSERT_TRUE(encoder.is_ok()) << encoder.status().to_string();
   std::filesystem::create_directories(dir / "models");
+  LayerVerdict verdict;
+  verdict.layer = "encoder";
+  verdict.active = true;
+  verdict.reason = "on: set by the test fixture";
+  (*encoder)->set_validation(verdict.to_json());
   ASSERT_TRUE((*encoder)->save(retrieve::encoder_path(dir)).is_ok());
   auto store = store::Store::open(dir);
   ASSERT_TRUE(store.is_ok());
@@ -192,7 +199,18 @@ TEST_F(HttpTest, SearchesLearnsFromKeyedFeedbackAndTakesNewProducts) {
   EXPECT_EQ(page->status, 200);
   EXPECT_NE(page->body.find("<form id=\"search-form\""), std::string::npos);
 
-  auto found = c.Get("/search?query=desk%20lamp&k=5");
+  // Without a strategy the server runs the CLI's default pipeline; the bandit chooses only
+  // when asked (its gate is off: it has not been validated against the best fixed set).
+  auto plain = c.Get("/search?query=desk%20lamp&k=5");
+  ASSERT_TRUE(plain);
+  ASSERT_EQ(plain->status, 200) << plain->body;
+  EXPECT_FALSE(json(plain).contains("policy")) << plain->body;
+  EXPECT_EQ(json(plain)["strategy"], "lexical:100") << plain->body;
+  auto health = c.Get("/health");
+  ASSERT_EQ(health->status, 200);
+  EXPECT_FALSE(json(health)["layers"]["policy"]["active"].get<bool>()) << health->body;
+  EXPECT_FALSE(json(health)["layers"]["ranker"]["active"].get<bool>()) << health->body;
+  auto found = c.Get("/search?query=desk%20lamp&k=5&strategy=policy");
   ASSERT_TRUE(found);
   ASSERT_EQ(found->status, 200) << found->body;
   const nlohmann::json body = json(found);

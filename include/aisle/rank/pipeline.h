@@ -156,8 +156,12 @@ class SearchPipeline {
   // kNotFound when the data directory has no index; kBadInput naming the difference when the
   // ranker's feature schema is not the extractor's.
   // load_ranker = false ignores <data_dir>/models/ranker.bin (training a new one).
+  // enforce_gates = false uses every layer that loads and fits, whatever its verdict: for
+  // evaluations that need a layer as an instrument (`aisle eval bandit-sim` scores pooled
+  // candidates with the ranker), never for what shoppers see. layers() still reports the
+  // verdicts.
   static Result<std::unique_ptr<SearchPipeline>> open(const std::filesystem::path& data_dir, const Context& context,
-                                                      bool load_ranker = true);
+                                                      bool load_ranker = true, bool enforce_gates = true);
   // Another pipeline over the same data directory for another thread: its own store
   // connection, this one's indexes, models and statistics (read-only, shared: a 1M-product
   // catalog's vectors are loaded once, not once per thread).
