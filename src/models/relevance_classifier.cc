@@ -30,6 +30,11 @@ constexpr double kTextLossWeight = 0.5;
 // The share of training centres whose own text the GNN sees as empty (node dropout): a centre
 // must be placed by its neighbours too, as a query with no known words is at prediction time.
 constexpr double kCentreDropout = 0.5;
+// The share of training pairs whose query the graph is made not to know (no node, no
+// neighbours): a new query at prediction time has none, and without this the fused model only
+// ever saw known queries and labels every pair of an unseen query Irrelevant (measured on the
+// teaching sample: "running shoes" x a running shoe -> I 0.97).
+constexpr double kUnseenQueryShare = 0.3;
 
 int output_count(const ClassifierConfig& config) {
   return config.mode == LabelMode::kClasses ? static_cast<int>(config.class_names.size()) : 1;
@@ -663,6 +668,7 @@ Result<ClassifierTrainReport> RelevanceClassifier::train(const RelevanceData& da
     return list[rng() % list.size()].first;
   };
 
+  std::bernoulli_distribution unseen_query(kUnseenQueryShare);
   // One pass of classification over `examples` with `head`; `train_encoder` false freezes the
   // encoders (fine-tuning).
   auto classify_epoch = [&](Head& head, std::vector<RelevanceExample> examples, torch::optim::Optimizer& optimizer,
@@ -686,7 +692,11 @@ Result<ClassifierTrainReport> RelevanceClassifier::train(const RelevanceData& da
         query_languages.push_back(query_language[e.query]);
         product_languages.push_back(product_language[e.product]);
         labels.push_back(e.label);
-        query_centres.push_back(Centre{true, e.query, training_mask(true, e.query, e.product)});
+        if (used_graph != nullptr && unseen_query(rng)) {
+          query_centres.push_back(Centre{true, std::nullopt, std::nullopt});
+        } else {
+          query_centres.push_back(Centre{true, e.query, training_mask(true, e.query, e.product)});
+        }
         product_centres.push_back(Centre{false, e.product, training_mask(false, e.product, e.query)});
       }
       if (used_graph != nullptr && options.text_dropout > 0) {
