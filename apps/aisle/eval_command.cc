@@ -11,6 +11,7 @@
 #include "aisle/eval/bandit.h"
 #include "aisle/eval/esci.h"
 #include "aisle/eval/match.h"
+#include "aisle/eval/pipeline_eval.h"
 #include "aisle/eval/rank.h"
 #include "aisle/eval/related.h"
 #include "aisle/eval/relevance.h"
@@ -63,6 +64,7 @@ Command add_eval(CLI::App& app) {
     eval::BanditSimOptions sim;
     eval::AlignEvalOptions align;
     eval::MatchEvalOptions match;
+    eval::PipelineEvalOptions pipeline;
     bool no_names = false;
     std::string policies = "linucb,thompson,epsilon";
     std::string methods;
@@ -191,9 +193,20 @@ Command add_eval(CLI::App& app) {
   match->add_option("--max-tokens", args->match.config.max_tokens, "Tokens kept per field")->capture_default_str()->check(CLI::Range(1, 4096));
   match->add_option("--out", args->out, "Report JSON")->required();
 
-  return [args, relevance, rank, esci, multilingual, related, ope, sim, align, match, on_epoch](const Context& context) -> Status {
+  CLI::App* pipeline = app.add_subcommand(
+      "pipeline", "What `aisle search` shows, measured: the data directory's default pipeline (only the layers its gates "
+                  "let in) on held-out judged queries, against lexical alone, lexical + ranker and popularity");
+  pipeline->add_option("--data-dir", args->pipeline.data_dir, "Data directory after the training steps")->required();
+  pipeline->add_option("--test", args->pipeline.test, "Held-out judgments (any judgment layout)")->required();
+  pipeline->add_option("--locale", args->pipeline.locale, "Locale of rows without one")->capture_default_str();
+  pipeline->add_option("--depth", args->pipeline.depth, "Candidates per strategy")->capture_default_str()->check(CLI::Range(1, 10000));
+  pipeline->add_option("--relevant-min-grade", args->pipeline.relevant_min_grade, "Numeric grade counted relevant (MRR, recall)")
+      ->capture_default_str();
+  pipeline->add_option("--out", args->out, "Report JSON")->required();
+
+  return [args, relevance, rank, esci, multilingual, related, ope, sim, align, match, pipeline, on_epoch](const Context& context) -> Status {
     if (!relevance->parsed() && !rank->parsed() && !esci->parsed() && !multilingual->parsed() && !related->parsed() && !ope->parsed() &&
-        !sim->parsed() && !align->parsed() && !match->parsed()) {
+        !sim->parsed() && !align->parsed() && !match->parsed() && !pipeline->parsed()) {
       return Status::bad_input("unknown evaluation task");
     }
     auto on_classifier_epoch = [](const std::string& phase, int epoch, double loss, double seconds) {
@@ -202,7 +215,9 @@ Command add_eval(CLI::App& app) {
     args->classifier.training.on_epoch = on_classifier_epoch;
     AISLE_RETURN_IF_ERROR(args->encoder.resolve());
     nlohmann::json report;
-    if (match->parsed()) {
+    if (pipeline->parsed()) {
+      AISLE_ASSIGN_OR_RETURN(report, eval::evaluate_pipeline(context, args->pipeline));
+    } else if (match->parsed()) {
       args->match.training.on_epoch = [](int epoch, double loss, double validation_ap, double seconds) {
         say("match epoch {}: loss {:.4f}, validation PR-AUC {:.4f}, {:.1f} s", epoch, loss, validation_ap, seconds);
       };

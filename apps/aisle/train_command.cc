@@ -122,7 +122,7 @@ Command add_train(CLI::App& app) {
       rank::RelevanceDataReport data_report;
       std::vector<models::RelevanceExample> gate;
       AISLE_ASSIGN_OR_RETURN(models::RelevanceData data,
-                             rank::relevance_data_from_store(*store, &data_report, &gate, context.seed()));
+                             rank::relevance_data_from_store(*store, &data_report, {true, context.seed(), true}, &gate));
       say("classifier data: {} products, {} queries, {} {} judgments ({} of split \"test\" held out, {} of the gate "
           "slice held out), {} engagement edges, {} product and {} query alignment pairs",
           data_report.products, data_report.queries, data_report.examples, data_report.esci ? "ESCI" : "graded",
@@ -161,6 +161,7 @@ Command add_train(CLI::App& app) {
       AISLE_ASSIGN_OR_RETURN(r.options.labels, rank::parse_label_source(r.labels));
       AISLE_ASSIGN_OR_RETURN(r.options.ranker.objective, rank::parse_objective(r.objective));
       AISLE_ASSIGN_OR_RETURN(auto pipeline, rank::SearchPipeline::open(r.data_dir, context, /*load_ranker=*/false));
+      AISLE_RETURN_IF_ERROR(pipeline->use_training_graph(context.seed()));
       rank::RankerTrainingReport report;
       AISLE_ASSIGN_OR_RETURN(auto model, rank::train_ranker(*pipeline, r.options, context, &report));
       AISLE_RETURN_IF_ERROR(model->save(rank::ranker_path(r.data_dir)));

@@ -6,6 +6,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "aisle/core/check.h"
 #include "aisle/core/validation.h"
 #include "aisle/retrieve/lexical.h"
 
@@ -16,8 +17,9 @@ std::filesystem::path classifier_path(const std::filesystem::path& data_dir) {
 }
 
 Result<models::RelevanceData> relevance_data_from_store(store::Store& store, RelevanceDataReport* report,
-                                                        std::vector<models::RelevanceExample>* gate_examples,
-                                                        std::uint64_t gate_seed) {
+                                                        const RelevanceDataOptions& options,
+                                                        std::vector<models::RelevanceExample>* gate_examples) {
+  AISLE_CHECK(!options.hold_out_gate || gate_examples != nullptr, "holding out the gate slice needs gate_examples");
   *report = RelevanceDataReport{};
   models::RelevanceData data;
   std::unordered_map<std::uint32_t, std::uint32_t> product_index;  // store id -> index
@@ -51,7 +53,7 @@ Result<models::RelevanceData> relevance_data_from_store(store::Store& store, Rel
     auto product = product_index.find(j.product.value());
     if (product == product_index.end()) return Status::ok();
     any_esci = any_esci || !j.label.empty();
-    const bool gate = gate_examples != nullptr && in_gate_slice(j.query, j.locale, gate_seed);
+    const bool gate = options.hold_out_gate && in_gate_slice(j.query, j.locale, options.gate_seed);
     judged.push_back(Judged{query_of(j.query, j.locale), product->second, j.label, j.grade, gate});
     return Status::ok();
   }));
@@ -83,7 +85,7 @@ Result<models::RelevanceData> relevance_data_from_store(store::Store& store, Rel
       continue;
     }
     data.examples.push_back(example);
-    if (weight > 0) data.engagement.push_back(models::Engagement{j.query, j.product, weight});
+    if (weight > 0 && options.judgment_edges) data.engagement.push_back(models::Engagement{j.query, j.product, weight});
   }
   AISLE_RETURN_IF_ERROR(store.for_each_engagement([&](store::Engagement&& e) -> Status {
     auto product = product_index.find(e.product.value());
@@ -92,6 +94,7 @@ Result<models::RelevanceData> relevance_data_from_store(store::Store& store, Rel
                          static_cast<float>(e.add_to_carts) * models::engagement_weight("add_to_cart") +
                          static_cast<float>(e.purchases) * models::engagement_weight("purchase");
     if (weight <= 0) return Status::ok();
+    if (options.hold_out_gate && in_gate_slice(e.query, e.locale, options.gate_seed)) return Status::ok();
     const std::uint32_t q = query_of(e.query, e.locale);
     data.engagement.push_back(models::Engagement{q, product->second, weight});
     if (e.purchases > 0 && group_of.count(product->second)) group_queries[group_of[product->second]].insert(q);

@@ -343,6 +343,19 @@ Result<std::unique_ptr<SearchPipeline>> SearchPipeline::open_sibling() const {
   return pipeline;
 }
 
+Status SearchPipeline::use_training_graph(std::uint64_t gate_seed) {
+  if (!classifier_) return Status::ok();
+  RelevanceDataReport report;
+  RelevanceDataOptions options;
+  options.hold_out_gate = true;
+  options.gate_seed = gate_seed;
+  options.judgment_edges = false;
+  std::vector<models::RelevanceExample> held_out;
+  AISLE_ASSIGN_OR_RETURN(models::RelevanceData data, relevance_data_from_store(*store_, &report, options, &held_out));
+  graph_ = std::make_shared<const models::EngagementGraph>(std::move(data));
+  return Status::ok();
+}
+
 Status SearchPipeline::reload_lexical() {
   AISLE_ASSIGN_OR_RETURN(retrieve::LexicalCatalog catalog, retrieve::open_lexical(data_dir_));
   auto shared = std::make_shared<const retrieve::LexicalCatalog>(std::move(catalog));

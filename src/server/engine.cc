@@ -231,6 +231,7 @@ Result<nlohmann::json> Engine::run_search(const nlohmann::json& request) {
   AISLE_ASSIGN_OR_RETURN(options.explain, bool_field(request, "explain", false));
   AISLE_ASSIGN_OR_RETURN(options.facets, bool_field(request, "facets", true));
   AISLE_ASSIGN_OR_RETURN(options.all_locales, bool_field(request, "all_locales", false));
+  AISLE_ASSIGN_OR_RETURN(options.rank, bool_field(request, "rank", true));
   AISLE_ASSIGN_OR_RETURN(const std::string strategy, string_field(request, "strategy", "", false, 200));
   AISLE_ASSIGN_OR_RETURN(const int depth, int_field(request, "depth", 100, 1, options_.max_depth));
   if (auto filters = request.find("filters"); filters != request.end() && !filters->is_null()) {

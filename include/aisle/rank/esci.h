@@ -37,14 +37,23 @@ struct RelevanceDataReport {
   bool esci = false;  // the examples are ESCI classes (else graded)
 };
 
+// What the data holds back, for validation and for training the layers above the classifier.
+struct RelevanceDataOptions {
+  // The gate slice (core/validation.h, in_gate_slice with gate_seed): its queries' judgments
+  // go to the caller's `gate_examples` instead of the examples, and neither their labels, their
+  // alignments nor their engagement events reach the graph: they are new queries, as a
+  // shopper's unseen query is at search time. Their queries keep an index in data.queries.
+  bool hold_out_gate = false;
+  std::uint64_t gate_seed = 0;
+  // false: judgments are not engagement edges (the graph holds events only). The ranker's ESCI
+  // features are computed so: a judgment edge would hand a training row its own label.
+  bool judgment_edges = true;
+};
+
 // kIoError / kInternal from the store.
-// With `gate_examples`, the judgments of the gate slice's queries (core/validation.h,
-// in_gate_slice with `gate_seed`) go there instead of into the examples, and neither their
-// labels nor their alignments reach the engagement graph: the classifier's validation gate
-// scores them as unseen pairs. Their queries still get an index in data.queries.
 Result<models::RelevanceData> relevance_data_from_store(store::Store& store, RelevanceDataReport* report,
-                                                        std::vector<models::RelevanceExample>* gate_examples = nullptr,
-                                                        std::uint64_t gate_seed = 0);
+                                                        const RelevanceDataOptions& options = {},
+                                                        std::vector<models::RelevanceExample>* gate_examples = nullptr);
 
 // The classifier's validation gate (kClasses mode): on the held-out gate examples (their
 // queries' labels never reached training or the graph), each query's accuracy of the

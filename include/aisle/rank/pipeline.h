@@ -185,6 +185,12 @@ class SearchPipeline {
   // The memory key of a query ("locale|terms", the analyzer's terms; memory_key()).
   Result<std::string> memory_key(std::string_view query, std::string_view locale) const;
 
+  // For training the ranker: the classifier reads a graph of engagement events only, without
+  // the gate slice's queries (RelevanceDataOptions), so a training row's ESCI features never
+  // see its own label and the gate's queries are as new as a shopper's unseen query. No-op
+  // without an active classifier. Not for a pipeline that serves.
+  Status use_training_graph(std::uint64_t gate_seed);
+
   // Reopens the lexical index and query understanding (after update_index() committed new
   // products). The feature extractor follows the new index.
   Status reload_lexical();

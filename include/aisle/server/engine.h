@@ -72,10 +72,12 @@ class Engine {
   ~Engine();
 
   // {"query" (required), "locale" ("en"), "k" (10), "filters": ["brand=Nike", ...] or one
-  // string, "explain" (false), "facets" (true), "strategy" (optional: run these strategies
-  // instead of the policy's choice; docs/api.md), "depth" (candidates per strategy with
-  // "strategy": 100)}. Numbers and booleans may be strings (a
-  // GET's parameters). The reply is rank::search_result_json() plus "search_id" and "policy".
+  // string, "explain" (false), "facets" (true), "strategy" (optional: the default pipeline
+  // when absent, as `aisle search`; "policy" lets the bandit choose; or strategy names,
+  // docs/api.md), "depth" (candidates per strategy: 100), "all_locales" (false: results in the
+  // query's locale), "rank" (true: the ranker orders results when it is active)}. Numbers and
+  // booleans may be strings (a GET's parameters). The reply is rank::search_result_json(), plus
+  // "search_id" and "policy" when the bandit chose.
   Reply search(const nlohmann::json& request);
   // The k (1..max_k) related products of a product (its external id) with titles.
   Reply related(const std::string& product_id, const std::string& locale, int k);
