@@ -1,5 +1,7 @@
 # Aisle: the two set-up commands of the README, and helpers.
-#   make demo   install deps, build, ingest the bundled sample, answer sample queries
+#   make demo   install deps, build, generate the teaching sample (build/sample), run the training
+#               sequence (scripts/train_sample.sh: each layer validated against its baseline),
+#               answer sample queries in en/es/ja, evaluate the default pipeline on held-out queries
 #   make test   install deps, build, run every test (ctest)
 #   make fuzz   libFuzzer targets for every reader, FUZZ_SECONDS each (default 30)
 #   make bench  benchmarks and evaluations on ../shared/data (Home Depot): io micro-benchmarks,
@@ -11,6 +13,7 @@ JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 30
 DEMO_DIR ?= demo-data
 AISLE = $(BUILD)/apps/aisle/aisle
+SAMPLE = $(BUILD)/sample
 HOMEDEPOT_DIR ?= ../shared/data/relevance/homedepot
 HOMEDEPOT ?= $(HOMEDEPOT_DIR)/train.csv
 
@@ -28,25 +31,20 @@ test: build
 
 demo: build
 	rm -rf $(DEMO_DIR)
-	$(AISLE) ingest --data-dir $(DEMO_DIR) --catalog data/sample/catalog.jsonl \
-	    --judgments data/sample/judgments.csv --events data/sample/events.jsonl
-	$(AISLE) stats --data-dir $(DEMO_DIR)
-	$(AISLE) index --data-dir $(DEMO_DIR)
-	$(AISLE) search "black running shoes" --data-dir $(DEMO_DIR) --locale en -k 5 --explain
-	$(AISLE) search "green stridex shoes" --data-dir $(DEMO_DIR) --locale en -k 3 --strategy structured
-	$(AISLE) search "runing shoes" --data-dir $(DEMO_DIR) --locale en -k 3 --facets
+	bash scripts/train_sample.sh $(AISLE) $(DEMO_DIR) $(SAMPLE)
+	$(AISLE) search "waterproof jacket" --data-dir $(DEMO_DIR) --locale en -k 5 --explain
+	$(AISLE) search "black running shoes" --data-dir $(DEMO_DIR) --locale en -k 5
+	$(AISLE) search "runing shoos" --data-dir $(DEMO_DIR) --locale en -k 3 --facets
+	$(AISLE) search "stridex running shoes" --data-dir $(DEMO_DIR) --locale en -k 3 --strategy structured
+	$(AISLE) search "tent" --data-dir $(DEMO_DIR) --locale en
+	$(AISLE) search "zapatillas para correr negro" --data-dir $(DEMO_DIR) --locale es -k 5
 	$(AISLE) search "cafetera kaffeo" --data-dir $(DEMO_DIR) --locale es -k 5
 	$(AISLE) search "ワイヤレスイヤホン" --data-dir $(DEMO_DIR) --locale ja -k 5
-	$(AISLE) train encoder --data-dir $(DEMO_DIR) --epochs 20
-	$(AISLE) index --data-dir $(DEMO_DIR)
-	$(AISLE) search "mat for yoga" --data-dir $(DEMO_DIR) --locale en -k 5 --strategy vector
-	$(AISLE) search "waterproof jacket" --data-dir $(DEMO_DIR) --locale en -k 5
-	$(AISLE) train classifier --data-dir $(DEMO_DIR) --epochs 4 --buckets 32768
+	$(AISLE) search "テント" --data-dir $(DEMO_DIR) --locale ja
 	$(AISLE) classify --data-dir $(DEMO_DIR) --query "running shoes" --product EN0001
-	$(AISLE) train related --data-dir $(DEMO_DIR) --edges data/sample/related.csv --epochs 20 --batch-size 128
 	$(AISLE) related EN0001 --data-dir $(DEMO_DIR) -k 5
-	$(AISLE) train ranker --data-dir $(DEMO_DIR) --rounds 50
-	$(AISLE) search "black running shoes" --data-dir $(DEMO_DIR) --locale en -k 3 --explain
+	awk -F, 'NR == 1 || $$7 ~ /^test/' $(SAMPLE)/judgments.csv > $(DEMO_DIR)/test-judgments.csv
+	$(AISLE) eval pipeline --data-dir $(DEMO_DIR) --test $(DEMO_DIR)/test-judgments.csv --out $(DEMO_DIR)/eval-pipeline.json
 
 fuzz: deps
 	bash scripts/fuzz.sh $(FUZZ_SECONDS)

@@ -9,13 +9,15 @@ Writes into OUT_DIR:
                    for shoes and clothing, prices per locale, popularity; about 60 % of the
                    English products are cross-listed in es and ja (shared "group"), and each
                    locale has listings of its own.
-  judgments.csv    ESCI labels for ~560 queries (split train / test by query, 20 % test) that
+  judgments.csv    ESCI labels for ~430 queries (split train / test by query, 20 % test) that
                    follow the products' relations: exact (the type with every slot the query
                    names), substitute (the type with another colour / brand / size, or a
                    substitute type), complement (an accessory type), irrelevant. Query shapes:
                    head (the type), colour, brand, brand + colour, size, the words shoppers use
                    that the titles do not (aliases: "rain coat"), misspellings, and queries the
                    catalog cannot answer (tent, sofa, ...), labelled irrelevant throughout.
+                   Every exact product of a query is judged (up to 40), with up to 12
+                   substitutes, 8 complements and 8 irrelevant products.
   events.jsonl     a simulated shopper: sessions over the train queries (Zipf), a noisy ranked
                    list of 10, position-biased examination, clicks, carts and purchases by label.
   related.csv      the directed "bought together" graph (phone -> case, never case -> phone).
@@ -252,16 +254,16 @@ for loc in LOCALES:
     scale = 1.0 if loc == "en" else 0.6
     for kind in kinds:  # head queries
         add_query(loc, query_text(loc, kind), {"kind": kind})
-    for _ in range(int(60 * scale)):
+    for _ in range(int(120 * scale)):
         kind = rng.choice(kinds)
         add_query(loc, query_text(loc, kind, color=rng.choice(list(COLORS))), {"kind": kind, "color": None})
-    for _ in range(int(45 * scale)):
+    for _ in range(int(90 * scale)):
         kind = rng.choice(kinds)
         add_query(loc, query_text(loc, kind, brand=rng.choice(BRANDS[kind])), {"kind": kind})
-    for _ in range(int(25 * scale)):
+    for _ in range(int(50 * scale)):
         kind = rng.choice(kinds)
         add_query(loc, query_text(loc, kind, color=rng.choice(list(COLORS)), brand=rng.choice(BRANDS[kind])), {"kind": kind})
-    for _ in range(int(12 * scale)):
+    for _ in range(int(24 * scale)):
         kind = rng.choice(list(SIZED))
         add_query(loc, query_text(loc, kind, size=rng.choice(SIZED[kind])), {"kind": kind})
     for kind, aliases in ALIASES[loc].items():
@@ -270,7 +272,7 @@ for loc in LOCALES:
     for text in NO_ANSWER[loc]:
         add_query(loc, text, None)
     if loc != "ja":
-        for _ in range(int(40 * scale)):
+        for _ in range(int(80 * scale)):
             kind = rng.choice(kinds)
             words = TYPES[kind][0][L[loc]].split()
             j = max(range(len(words)), key=lambda w: len(words[w]))
@@ -314,7 +316,9 @@ with open(os.path.join(OUT, "catalog.jsonl"), "w", encoding="utf-8") as f:
 
 judgments = []
 query_rows = {}
-quota = {"E": 10, "S": 6, "C": 5, "I": 6}
+# Every exact product of a query is judged (up to 40), so that an unjudged product is rarely a
+# relevant one: learners treat unjudged candidates as irrelevant, and nDCG counts them as 0.
+quota = {"E": 40, "S": 12, "C": 8, "I": 8}
 for qi, ((loc, text), spec) in enumerate(sorted(queries.items())):
     qid = f"Q{qi + 1:04d}"
     split = "test" if rng.random() < 0.2 else "train"
@@ -344,7 +348,7 @@ RELEVANCE = {"E": 3.0, "S": 1.5, "C": 0.8, "I": 0.0}
 CLICK = {"E": 0.6, "S": 0.25, "C": 0.1, "I": 0.02}
 events = []
 ts = 1793577600  # 2026-11-01T00:00:00Z
-for s in range(2500):
+for s in range(4000):
     qid, loc, text, _ = erng.choices(train_queries, weights)[0]
     rows = query_rows[(qid, loc, text, "train")]
     shown = sorted(rows, key=lambda r: -(RELEVANCE[r[1]] + erng.gauss(0, 1.2)))[:10]

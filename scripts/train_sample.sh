@@ -12,7 +12,7 @@ sample="$3"
 "$aisle" ingest --data-dir "$data" --catalog "$sample/catalog.jsonl" --judgments "$sample/judgments.csv" \
     --events "$sample/events.jsonl"
 "$aisle" index --data-dir "$data"
-"$aisle" train encoder --data-dir "$data" --epochs 10
+"$aisle" train encoder --data-dir "$data" --epochs 6
 "$aisle" index --data-dir "$data"
 "$aisle" train classifier --data-dir "$data" --epochs 4 --buckets 32768
 "$aisle" train related --data-dir "$data" --edges "$sample/related.csv" --epochs 10 --batch-size 512

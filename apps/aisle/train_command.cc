@@ -33,6 +33,7 @@ Command add_train(CLI::App& app) {
   struct RankArgs {
     std::string data_dir, labels = "auto", objective = "lambdamart";
     rank::RankerTrainingOptions options;
+    bool engagement = true;
   };
   auto rank_args = std::make_shared<RankArgs>();
   CLI::App* ranker = app.add_subcommand(
@@ -50,6 +51,9 @@ Command add_train(CLI::App& app) {
       ->check(CLI::Range(1, 20));
   ranker->add_option("--depth", rank_args->options.depth, "Candidates per strategy")->capture_default_str()
       ->check(CLI::Range(1, 10000));
+  ranker->add_flag_callback("--no-engagement-features", [rank_args] { rank_args->engagement = false; },
+                            "Leave out product_queries, product_grade and memory_score (for catalogs made of "
+                            "judgment files, where \"no other query judged this product\" reveals the split)");
 
   struct ClassifierCommandArgs {
     std::string data_dir;
@@ -162,6 +166,9 @@ Command add_train(CLI::App& app) {
       AISLE_ASSIGN_OR_RETURN(r.options.ranker.objective, rank::parse_objective(r.objective));
       AISLE_ASSIGN_OR_RETURN(auto pipeline, rank::SearchPipeline::open(r.data_dir, context, /*load_ranker=*/false));
       AISLE_RETURN_IF_ERROR(pipeline->use_training_graph(context.seed()));
+      rank::FeatureOptions features;
+      features.engagement = r.engagement;
+      pipeline->use_features(features);
       rank::RankerTrainingReport report;
       AISLE_ASSIGN_OR_RETURN(auto model, rank::train_ranker(*pipeline, r.options, context, &report));
       AISLE_RETURN_IF_ERROR(model->save(rank::ranker_path(r.data_dir)));

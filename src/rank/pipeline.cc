@@ -70,7 +70,7 @@ std::string lower(std::string text) {
 }  // namespace
 
 std::vector<std::string> intent(const retrieve::QueryAnalysis& analysis, std::span<const text::Document> documents,
-                                text::Analyzer& analyzer, std::vector<PipelineHit>* hits, double min_likelihood) {
+                                const text::InvertedIndex& index, std::vector<PipelineHit>* hits, double min_likelihood) {
   std::vector<std::string> honoured;
   if (analysis.interpretations.empty() || hits->empty()) return honoured;
   const retrieve::Interpretation& best = analysis.interpretations.front();
@@ -99,6 +99,14 @@ std::vector<std::string> intent(const retrieve::QueryAnalysis& analysis, std::sp
     }
     return 0;
   };
+  // The rest of the query, as terms the index's forward entries are matched against (no
+  // analysis of candidate text per query).
+  std::vector<text::QueryTerm> rest_terms;
+  for (const std::string& term : best.remainder) {
+    text::QueryTerm rest;
+    rest.term = term;
+    rest_terms.push_back(std::move(rest));
+  }
   std::vector<std::size_t> positions;  // hits matching the rest of the query
   for (std::size_t i = 0; i < hits->size(); ++i) {
     PipelineHit& hit = (*hits)[i];
@@ -110,11 +118,12 @@ std::vector<std::string> intent(const retrieve::QueryAnalysis& analysis, std::sp
       hit.slot_conflicts += a < 0 ? 1 : 0;
     }
     bool rest = true;
-    if (!best.remainder.empty()) {
-      std::vector<std::string> terms = analyzer.terms(document.title + " " + document.brand + " " +
-                                                      text::category_path_string(document.category));
-      std::sort(terms.begin(), terms.end());
-      for (const std::string& term : best.remainder) rest = rest && std::binary_search(terms.begin(), terms.end(), term);
+    if (!rest_terms.empty()) {
+      const text::DocumentMatch match = index.match(document, rest_terms);
+      for (const text::TermExplanation& term : match.terms) {
+        rest = rest && (term.tf[static_cast<int>(text::Field::kTitle)] > 0 || term.tf[static_cast<int>(text::Field::kBrand)] > 0 ||
+                        term.tf[static_cast<int>(text::Field::kCategory)] > 0);
+      }
     }
     if (rest) positions.push_back(i);
   }
@@ -256,6 +265,21 @@ Result<std::unique_ptr<SearchPipeline>> SearchPipeline::open(const std::filesyst
   if (load_ranker && std::filesystem::exists(ranker_path(data_dir))) {
     ranker_layer.present = true;
     auto ranker = Ranker::load(ranker_path(data_dir));
+    // The ranker's schema names the feature groups it was trained with (FeatureOptions): the
+    // extractor computes those.
+    if (ranker.is_ok()) {
+      for (const bool learned_text : {true, false}) {
+        for (const bool engagement : {true, false}) {
+          FeatureOptions features;
+          features.learned_text = learned_text;
+          features.engagement = engagement;
+          if (feature_schema(features) == (*ranker)->schema()) {
+            pipeline->feature_options_ = features;
+            pipeline->extractor_ = std::make_shared<const FeatureExtractor>(*pipeline->catalog_->index, features);
+          }
+        }
+      }
+    }
     Status schema = ranker.is_ok() ? (*ranker)->check_schema(pipeline->extractor_->schema()) : ranker.status();
     if (!schema.is_ok()) {
       off(ranker_layer, "off: " + schema.to_string() + " (retrain with `aisle train ranker`)");
@@ -330,6 +354,7 @@ Result<std::unique_ptr<SearchPipeline>> SearchPipeline::open_sibling() const {
   pipeline->catalog_ = catalog_;
   pipeline->vectors_ = vectors_;
   pipeline->extractor_ = extractor_;
+  pipeline->feature_options_ = feature_options_;
   pipeline->ranker_ = ranker_;
   pipeline->product_stats_ = product_stats_;
   pipeline->classifier_ = classifier_;
@@ -341,6 +366,11 @@ Result<std::unique_ptr<SearchPipeline>> SearchPipeline::open_sibling() const {
   pipeline->vector_default_ = vector_default_;
   pipeline->vector_floor_ = vector_floor_;
   return pipeline;
+}
+
+void SearchPipeline::use_features(const FeatureOptions& features) {
+  feature_options_ = features;
+  extractor_ = std::make_shared<const FeatureExtractor>(*catalog_->index, features);
 }
 
 Status SearchPipeline::use_training_graph(std::uint64_t gate_seed) {
@@ -359,7 +389,7 @@ Status SearchPipeline::use_training_graph(std::uint64_t gate_seed) {
 Status SearchPipeline::reload_lexical() {
   AISLE_ASSIGN_OR_RETURN(retrieve::LexicalCatalog catalog, retrieve::open_lexical(data_dir_));
   auto shared = std::make_shared<const retrieve::LexicalCatalog>(std::move(catalog));
-  extractor_ = std::make_shared<const FeatureExtractor>(*shared->index);
+  extractor_ = std::make_shared<const FeatureExtractor>(*shared->index, feature_options_);
   catalog_ = std::move(shared);
   return Status::ok();
 }
@@ -692,6 +722,7 @@ Result<PipelineResult> SearchPipeline::search(std::string_view query, const Pipe
   AISLE_ASSIGN_OR_RETURN(CandidateSet set, retrieve(query, options));
   PipelineResult result = std::move(set.result);
   AISLE_RETURN_IF_ERROR(rank(set, options, &result));
+  AISLE_RETURN_IF_ERROR(drop_typo_matches(set.documents, &result));
   AISLE_RETURN_IF_ERROR(honour_intent(set.documents, options, &result));
   AISLE_RETURN_IF_ERROR(respond(query, options, &result));
   return result;
@@ -746,13 +777,49 @@ void SearchPipeline::attach_features(std::span<const float> features, std::size_
   }
 }
 
+Status SearchPipeline::drop_typo_matches(std::vector<text::Document>& documents, PipelineResult* result) const {
+  const std::vector<text::QueryTerm>& terms = result->lexical.terms;
+  std::vector<std::string> corrected;  // query words with typo expansions
+  for (const text::QueryTerm& term : terms) {
+    if (!term.expanded_from.empty() &&
+        std::find(corrected.begin(), corrected.end(), term.expanded_from) == corrected.end()) {
+      corrected.push_back(term.expanded_from);
+    }
+  }
+  if (corrected.empty()) return Status::ok();
+  constexpr std::uint32_t kText = retrieve::kFoundLexical | retrieve::kFoundStructured;
+  std::vector<PipelineHit> hits;
+  std::vector<text::Document> kept;
+  for (std::size_t i = 0; i < result->hits.size(); ++i) {
+    PipelineHit& hit = result->hits[i];
+    bool keep = (hit.provenance.found_by & ~kText) != 0;  // another strategy found it on its own
+    if (!keep) {
+      const text::DocumentMatch match = catalog_->index->match(documents[i], terms);
+      std::vector<std::string> matched;  // words matched, as typed (a correction counts for its word)
+      bool via_correction = false;
+      for (std::size_t t = 0; t < terms.size(); ++t) {
+        const auto& tf = match.terms[t].tf;
+        if (std::all_of(tf.begin(), tf.end(), [](int n) { return n == 0; })) continue;
+        matched.push_back(terms[t].expanded_from.empty() ? terms[t].term : terms[t].expanded_from);
+        via_correction = via_correction || !terms[t].expanded_from.empty();
+      }
+      keep = !via_correction || std::all_of(corrected.begin(), corrected.end(), [&](const std::string& word) {
+               return std::find(matched.begin(), matched.end(), word) != matched.end();
+             });
+    }
+    if (!keep) continue;
+    hits.push_back(std::move(hit));
+    kept.push_back(std::move(documents[i]));
+  }
+  result->hits = std::move(hits);
+  documents = std::move(kept);
+  return Status::ok();
+}
+
 Status SearchPipeline::honour_intent(std::span<const text::Document> documents, const PipelineOptions& options,
                                      PipelineResult* result) const {
-  auto& analyzer = analyzers_[options.locale];
-  if (!analyzer) {
-    AISLE_ASSIGN_OR_RETURN(analyzer, text::Analyzer::create(options.locale));
-  }
-  result->intent = intent(result->analysis, documents, *analyzer, &result->hits);
+  (void)options;
+  result->intent = intent(result->analysis, documents, *catalog_->index, &result->hits);
   return Status::ok();
 }
 
@@ -777,11 +844,14 @@ Status SearchPipeline::respond(std::string_view query, const PipelineOptions& op
     search.typo.enabled = options.typos;
     search.filter = options.filter;
     AISLE_ASSIGN_OR_RETURN(const text::SearchResult elsewhere, catalog_->index->search(query, search));
+    std::vector<std::string> groups;  // one listing per product: the best of its group
     for (const text::Hit& hit : elsewhere.hits) {
       if (result->hits.size() >= static_cast<std::size_t>(options.k)) break;
       if (hit.locale == options.locale) continue;
       AISLE_ASSIGN_OR_RETURN(auto product, store_->get_product(hit.product));
       if (!product || product->record.group.empty()) continue;
+      if (std::find(groups.begin(), groups.end(), product->record.group) != groups.end()) continue;
+      groups.push_back(product->record.group);
       AISLE_ASSIGN_OR_RETURN(const bool here, store_->group_has_locale(product->record.group, options.locale));
       if (here) continue;
       PipelineHit row;

@@ -152,8 +152,7 @@ Result<std::unique_ptr<Ranker>> train_ranker(const SearchPipeline& pipeline, con
   const double fused_mean =
       fused_ndcg.empty() ? 0.0 : std::accumulate(fused_ndcg.begin(), fused_ndcg.end(), 0.0) / static_cast<double>(fused_ndcg.size());
   local.verdict.details["fused_order"] = fused_mean;
-  local.verdict.details["fused_strategies"] = search.strategy == "auto" ? (pipeline.has_vectors() ? "default (with vectors)" : "default")
-                                                                          : search.strategy;
+  local.verdict.details["fused_strategies"] = pipeline.vector_default() ? "lexical+vector" : "lexical";
   local.verdict.details["gate_queries_without_relevant"] = static_cast<std::int64_t>(gate.size() - model_ndcg.size());
   local.gate_queries = static_cast<std::int64_t>(gate.size());
   ranker->metadata()["labels"] = local.labels;

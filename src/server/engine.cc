@@ -294,7 +294,7 @@ Reply Engine::search(const nlohmann::json& request) {
   return Reply{200, std::move(*out)};
 }
 
-Reply Engine::related(const std::string& product_id, const std::string& locale, int k) {
+Reply Engine::related(const std::string& product_id, const std::string& locale, int k, bool all_locales) {
   if (k < 1 || k > options_.max_k) return error_reply(400, "bad_input", fmt::format("k must be in 1..{}", options_.max_k), "k");
   auto lease = acquire();
   if (!lease.is_ok()) return error_reply(lease.status());
@@ -302,13 +302,17 @@ Reply Engine::related(const std::string& product_id, const std::string& locale, 
   if (pipeline.related() == nullptr) {
     return error_reply(404, "not_found", "this data directory has no related-products model (run `aisle train related`)");
   }
-  auto hits = pipeline.related()->top_k(product_id, k);
+  // Related products in the asked locale: more are ranked than shown, so the ones without a
+  // listing there make room (all_locales keeps them, without a listing).
+  auto hits = pipeline.related()->top_k(product_id, all_locales ? k : 4 * k);
   if (!hits.is_ok()) return error_reply(hits.status());
   nlohmann::json list = nlohmann::json::array();
   for (const retrieve::RelatedHit& hit : *hits) {
+    if (static_cast<int>(list.size()) >= k) break;
     nlohmann::json entry = {{"product_id", hit.external_id}, {"score", hit.score}};
     auto product = pipeline.store().find_product(locale, hit.external_id);
     if (!product.is_ok()) return error_reply(product.status());
+    if (!*product && !all_locales) continue;
     if (*product) {
       entry["title"] = (*product)->record.title;
       entry["brand"] = (*product)->record.brand;

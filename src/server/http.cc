@@ -303,7 +303,11 @@ struct HttpServer::Impl {
         } catch (const std::exception&) {
           k = 0;
         }
-        return engine.related(req.matches[1], locale, k);
+        const std::string all_locales = request->value("all_locales", "false");
+        if (all_locales != "true" && all_locales != "false") {
+          return error_reply(400, "bad_input", "all_locales must be true or false", "all_locales");
+        }
+        return engine.related(req.matches[1], locale, k, all_locales == "true");
       });
     });
     http.Post("/classify", [this, with_body](const httplib::Request& req, httplib::Response& res) {

@@ -278,6 +278,40 @@ TEST(CliTest, BanditSimulationComparesPoliciesWithFixedStrategySubsets) {
   EXPECT_EQ(second["baselines"], report["baselines"]);
 }
 
+// Results are in the query's locale. A listing of another locale fills up the results only
+// when its cross-listing group has no listing in the query's locale; --all-locales shows all.
+TEST(CliTest, ResultsStayInTheQueryLocaleExceptProductsSoldOnlyElsewhere) {
+  TempDir dir;
+  std::string data = (dir / "data").string();
+  auto catalog = dir.write("catalog.jsonl",
+                           "{\"id\": \"EN1\", \"locale\": \"en\", \"title\": \"Kettle steel\", \"group\": \"G1\"}\n"
+                           "{\"id\": \"ES1\", \"locale\": \"es\", \"title\": \"Kettle acero\", \"group\": \"G1\"}\n"
+                           "{\"id\": \"ES2\", \"locale\": \"es\", \"title\": \"Kettle cobre\", \"group\": \"G2\"}\n"
+                           "{\"id\": \"ES3\", \"locale\": \"es\", \"title\": \"Kettle vidrio\"}\n"
+                           "{\"id\": \"JA1\", \"locale\": \"ja\", \"title\": \"Kettle 銅\", \"group\": \"G2\"}\n");
+  ASSERT_EQ(run_aisle({"ingest", "--data-dir", data, "--catalog", catalog.string()}, dir).exit_code, 0);
+  ASSERT_EQ(run_aisle({"index", "--data-dir", data}, dir).exit_code, 0);
+  RunResult en = run_aisle({"search", "kettle", "--data-dir", data, "--locale", "en", "--json"}, dir);
+  ASSERT_EQ(en.exit_code, 0) << en.err;
+  const nlohmann::json results = nlohmann::json::parse(en.out)["results"];
+  std::vector<std::string> ids;
+  for (const auto& hit : results) ids.push_back(hit["product_id"]);
+  // EN1 first (the query's locale); ES1 is G1's, which has an English listing: never; ES3 has
+  // no group: not a cross-listing; G2 has no English listing: one of its listings, marked.
+  ASSERT_GE(ids.size(), 2u) << en.out;
+  EXPECT_EQ(ids[0], "EN1") << en.out;
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), "ES1"), 0) << en.out;
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), "ES3"), 0) << en.out;
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), "ES2") + std::count(ids.begin(), ids.end(), "JA1"), 1) << en.out;
+  EXPECT_EQ(ids.size(), 2u) << en.out;
+  EXPECT_TRUE(results[1].value("other_locale", false)) << en.out;
+  RunResult all = run_aisle({"search", "kettle", "--data-dir", data, "--locale", "en", "--all-locales", "--json"}, dir);
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  EXPECT_EQ(nlohmann::json::parse(all.out)["results"].size(), 5u) << all.out;
+  RunResult es = run_aisle({"search", "kettle", "--data-dir", data, "--locale", "es", "--json"}, dir);
+  for (const auto& hit : nlohmann::json::parse(es.out)["results"]) EXPECT_EQ(hit["locale"], "es") << es.out;
+}
+
 TEST(CliTest, ExitCodesAreMappedInOnePlace) {
   TempDir dir;
   std::string data = (dir / "data").string();

@@ -74,6 +74,28 @@ class ShopperTest : public ::testing::Test {
     return reply.body;
   }
 
+  // Whether a catalog row has what the spec's "top3" asks for.
+  static bool matches(const nlohmann::json& spec, const nlohmann::json& product) {
+    if (!spec.contains("top3")) return true;
+    const nlohmann::json& top = spec["top3"];
+    if (top.contains("title") && lower(product["title"]).find(lower(top["title"])) == std::string::npos) return false;
+    if (top.contains("color") && lower(product.value("color", "")) != lower(top["color"])) return false;
+    if (top.contains("brand") && product.value("brand", "") != top["brand"]) return false;
+    if (spec.contains("top3_not") && lower(product["title"]).find(lower(spec["top3_not"]["title"])) != std::string::npos) return false;
+    return true;
+  }
+
+  // "1. Title [E]; 2. ...": a reply's results, short enough to read in a failure.
+  static std::string listing(const nlohmann::json& reply) {
+    std::string out;
+    int rank = 0;
+    for (const auto& hit : reply["results"]) {
+      out += "\n    " + std::to_string(++rank) + ". " + hit["title"].get<std::string>();
+      if (hit.contains("esci")) out += " [" + hit["esci"]["label"].get<std::string>() + "]";
+    }
+    return out;
+  }
+
   // The failed checks of one fixture query on one reply (empty: all passed).
   static std::vector<std::string> failures(const nlohmann::json& spec, const nlohmann::json& reply, bool labels) {
     std::vector<std::string> failed;
@@ -87,11 +109,17 @@ class ShopperTest : public ::testing::Test {
       if (!reply.contains("notice")) failed.push_back("no notice saying why there are no results");
       return failed;
     }
-    if (results.size() < 3) {
-      failed.push_back("fewer than 3 results");
+    // The first three results, or as many as the catalog has products matching the spec.
+    std::size_t matching = 0;
+    for (const auto& [key, product] : products_) {
+      if (product["locale"] == locale && matches(spec, product)) ++matching;
+    }
+    const std::size_t checked = std::min<std::size_t>(3, matching);
+    if (results.size() < checked) {
+      failed.push_back("fewer than " + std::to_string(checked) + " results");
       return failed;
     }
-    for (std::size_t i = 0; i < 3; ++i) {
+    for (std::size_t i = 0; i < checked; ++i) {
       const nlohmann::json& product = products_.at(locale + "|" + results[i]["product_id"].get<std::string>());
       const std::string title = lower(product["title"]);
       const std::string where = " at " + std::to_string(i + 1) + ": " + product["title"].get<std::string>();
@@ -139,8 +167,7 @@ TEST_F(ShopperTest, EveryFixtureQueryShowsWhatAShopperExpectsAndNoWorseThanLexic
     const nlohmann::json lexical = search(lexical_request);
     const std::vector<std::string> failed = failures(spec, shown, true);
     EXPECT_TRUE(failed.empty()) << spec["locale"].get<std::string>() << " \"" << spec["query"].get<std::string>()
-                                << "\": " << nlohmann::json(failed).dump() << "\n"
-                                << shown["results"].dump();
+                                << "\": " << nlohmann::json(failed).dump() << listing(shown);
     const std::vector<std::string> lexical_failed = failures(spec, lexical, false);
     std::vector<std::string> shown_order_failed = failures(spec, shown, false);
     EXPECT_LE(shown_order_failed.size(), lexical_failed.size())
@@ -161,6 +188,7 @@ TEST_F(ShopperTest, HeldOutQueriesAreNoWorseThanLexicalSearch) {
   std::getline(in, line);  // header: example_id,query_id,query,product_id,product_locale,esci_label,split
   static const std::map<std::string, double> kGain = {{"E", 1.0}, {"S", 0.6}, {"C", 0.2}, {"I", 0.0}};
   while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();  // the csv module ends rows with CRLF
     std::vector<std::string> cells;
     std::size_t begin = 0;
     for (std::size_t comma; (comma = line.find(',', begin)) != std::string::npos; begin = comma + 1) cells.push_back(line.substr(begin, comma - begin));

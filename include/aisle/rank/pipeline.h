@@ -74,7 +74,7 @@ struct PipelineOptions {
   // Results come from the query's locale. With all_locales (or a locale filter), from those
   // asked for. Without either, a listing of another locale is added after the query locale's
   // results, when those are fewer than k, only if its cross-listing group has no listing in
-  // the query's locale (the product is sold elsewhere, not here).
+  // the query's locale (the product is sold elsewhere, not here); one listing per group.
   bool all_locales = false;
   int k = 10;
   text::Filter filter;
@@ -185,6 +185,10 @@ class SearchPipeline {
   // The memory key of a query ("locale|terms", the analyzer's terms; memory_key()).
   Result<std::string> memory_key(std::string_view query, std::string_view locale) const;
 
+  // The feature groups candidates get (for training a ranker without some of them). open()
+  // takes them from the ranker's schema when it has one.
+  void use_features(const FeatureOptions& features);
+
   // For training the ranker: the classifier reads a graph of engagement events only, without
   // the gate slice's queries (RelevanceDataOptions), so a training row's ESCI features never
   // see its own label and the gate's queries are as new as a shopper's unseen query. No-op
@@ -225,11 +229,15 @@ class SearchPipeline {
   SearchPipeline() = default;
   // The steps of search() after retrieve(), each on the candidate set:
   //  rank           the ranker's order (when active); the documents follow their hits;
+  //  drop_typo_matches  a hit found only by the text strategies that matches a typo
+  //                 correction must match every corrected word ("dog food" -> "hood" alone
+  //                 is no answer; "runing shoos" -> run + shoe is);
   //  honour_intent  intent() with the query's confident slots;
   //  respond        no answer without a strategy that read the query; the top k; the
   //                 cross-listing fallback; the notice.
   Status rank(CandidateSet& set, const PipelineOptions& options, PipelineResult* result) const;
   void attach_features(std::span<const float> features, std::size_t width, std::vector<PipelineHit>* hits) const;
+  Status drop_typo_matches(std::vector<text::Document>& documents, PipelineResult* result) const;
   Status honour_intent(std::span<const text::Document> documents, const PipelineOptions& options,
                        PipelineResult* result) const;
   Status respond(std::string_view query, const PipelineOptions& options, PipelineResult* result) const;
@@ -240,6 +248,7 @@ class SearchPipeline {
   std::shared_ptr<const retrieve::LexicalCatalog> catalog_;
   std::shared_ptr<retrieve::VectorStrategy> vectors_;  // upsert_vectors() adds to it
   std::shared_ptr<const FeatureExtractor> extractor_;
+  FeatureOptions feature_options_;
   std::shared_ptr<const Ranker> ranker_;
   std::shared_ptr<const std::unordered_map<std::uint32_t, ProductStats>> product_stats_;
   // The ESCI classifier (<data_dir>/models/classifier.bin) and its engagement graph.
@@ -260,12 +269,14 @@ class SearchPipeline {
 // The query-intent step of search(): with query understanding's confident slots (brand, color,
 // category, attribute; likelihood >= min_likelihood), each hit's agreements and conflicts with
 // them are counted from its listing (`documents`, parallel to hits), and the hits that match the
-// rest of the query (every remainder term in their analyzed title, brand or category) are
-// re-ordered among the positions they hold: fewer conflicts first, then more agreements, ties
-// in the order they had. Other hits keep their positions, so a black phone case is not lifted
-// above a blue running shoe for "black running shoes". Returns the honoured slots.
+// rest of the query (every remainder term in their title, brand or category, read from the
+// index's forward entries) are re-ordered among the positions they hold: fewer conflicts
+// first, then more agreements, ties in the order they had. Other hits keep their positions, so
+// a black phone case is not lifted above a blue running shoe for "black running shoes".
+// Afterwards `documents` is no longer parallel to `hits`. Returns the honoured slots.
 std::vector<std::string> intent(const retrieve::QueryAnalysis& analysis, std::span<const text::Document> documents,
-                                text::Analyzer& analyzer, std::vector<PipelineHit>* hits, double min_likelihood = 0.8);
+                                const text::InvertedIndex& index, std::vector<PipelineHit>* hits,
+                                double min_likelihood = 0.8);
 
 // Whether a stored listing passes a filter (the vector strategy filters locale and category
 // in the index; brand, color and price are checked here).

@@ -79,8 +79,9 @@ class Engine {
   // booleans may be strings (a GET's parameters). The reply is rank::search_result_json(), plus
   // "search_id" and "policy" when the bandit chose.
   Reply search(const nlohmann::json& request);
-  // The k (1..max_k) related products of a product (its external id) with titles.
-  Reply related(const std::string& product_id, const std::string& locale, int k);
+  // The k (1..max_k) related products of a product (its external id) with titles: those with
+  // a listing in `locale`, unless all_locales (then any, with the listing when there is one).
+  Reply related(const std::string& product_id, const std::string& locale, int k, bool all_locales = false);
   // {"query", "product_id", "locale"} -> the ESCI label and probabilities.
   Reply classify(const nlohmann::json& request);
   Reply product(const std::string& product_id, const std::string& locale);
