@@ -9,7 +9,7 @@ Writes into OUT_DIR:
                    for shoes and clothing, prices per locale, popularity; about 60 % of the
                    English products are cross-listed in es and ja (shared "group"), and each
                    locale has listings of its own.
-  judgments.csv    ESCI labels for ~430 queries (split train / test by query, 20 % test) that
+  judgments.csv    ESCI labels for ~680 queries (split train / test by query, 20 % test) that
                    follow the products' relations: exact (the type with every slot the query
                    names), substitute (the type with another colour / brand / size, or a
                    substitute type), complement (an accessory type), irrelevant. Query shapes:

@@ -33,7 +33,7 @@ before(async () => {
       "--events", join(sample, "events.jsonl"));
   run("index", "--data-dir", data);
   // The classifier's labels show only when it beats the majority class on held-out queries:
-  // with the sample's events it does (accuracy about 0.58 against 0.29).
+  // with the sample's events it does.
   run("train", "classifier", "--data-dir", data, "--epochs", "3", "--buckets", "16384");
   run("train", "related", "--data-dir", data, "--edges", join(sample, "related.csv"), "--epochs", "3", "--dim", "16", "--batch-size", "128");
   server = spawn(aisle, ["--threads", "1", "serve", "--data-dir", data, "--listen", "127.0.0.1:0"],
