@@ -77,32 +77,31 @@ Result<nlohmann::json> evaluate_pipeline(const Context& context, const PipelineE
   }
   const bool ranker = pipeline->ranker() != nullptr;
   std::map<std::string, Totals> totals;  // "default", "lexical", "lexical+ranker", "popularity"
-  auto measure = [&](const std::string& name, const Judged& judged, std::string_view query, const rank::PipelineOptions& search) -> Status {
+  // One search at depth: its first k are what a shopper sees (the steps after ranking do not
+  // depend on k), all of them are the candidates it ranked.
+  auto measure = [&](const std::string& name, const Judged& judged, std::string_view query, rank::PipelineOptions search) -> Status {
+    search.k = std::max(options.k, options.depth);
     AISLE_ASSIGN_OR_RETURN(rank::PipelineResult result, pipeline->search(query, search));
-    AISLE_ASSIGN_OR_RETURN(rank::CandidateSet candidates, pipeline->retrieve(query, search));
     std::vector<double> gains, ideal;
     std::vector<char> relevant;
+    int relevant_total = 0, found = 0;
     for (const rank::PipelineHit& hit : result.hits) {
       AISLE_ASSIGN_OR_RETURN(auto product, pipeline->store().get_product(hit.product));
       const std::string id = product ? product->record.id : "";
       auto gain = judged.gains.find(id);
-      gains.push_back(gain == judged.gains.end() ? 0.0 : gain->second);
       auto rel = judged.relevant.find(id);
-      relevant.push_back(rel != judged.relevant.end() && rel->second ? 1 : 0);
+      const bool is_relevant = rel != judged.relevant.end() && rel->second;
+      found += is_relevant ? 1 : 0;
+      if (static_cast<int>(gains.size()) >= options.k) continue;
+      gains.push_back(gain == judged.gains.end() ? 0.0 : gain->second);
+      relevant.push_back(is_relevant ? 1 : 0);
     }
     for (const auto& [id, gain] : judged.gains) ideal.push_back(gain);
-    int relevant_total = 0, found = 0;
     for (const auto& [id, rel] : judged.relevant) relevant_total += rel ? 1 : 0;
-    for (const rank::PipelineHit& hit : candidates.result.hits) {
-      AISLE_ASSIGN_OR_RETURN(auto product, pipeline->store().get_product(hit.product));
-      if (!product) continue;
-      auto rel = judged.relevant.find(product->record.id);
-      found += rel != judged.relevant.end() && rel->second ? 1 : 0;
-    }
     Totals& t = totals[name];
     t.ndcg += ndcg_at(gains, ideal, options.k);
-    const auto first = std::find(relevant.begin(), relevant.begin() + std::min<long>(options.k, static_cast<long>(relevant.size())), 1);
-    if (first != relevant.end() && first - relevant.begin() < options.k) t.mrr += 1.0 / static_cast<double>(first - relevant.begin() + 1);
+    const auto first = std::find(relevant.begin(), relevant.end(), 1);
+    if (first != relevant.end()) t.mrr += 1.0 / static_cast<double>(first - relevant.begin() + 1);
     t.recall += relevant_total > 0 ? static_cast<double>(found) / relevant_total : 0.0;
     ++t.queries;
     return Status::ok();

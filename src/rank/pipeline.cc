@@ -75,15 +75,17 @@ std::vector<std::string> intent(const retrieve::QueryAnalysis& analysis, std::sp
   if (analysis.interpretations.empty() || hits->empty()) return honoured;
   const retrieve::Interpretation& best = analysis.interpretations.front();
   std::vector<const retrieve::Slot*> slots;
+  std::vector<std::string> lowered;  // the slots' values, lower-cased once
   for (const retrieve::Slot& slot : best.slots) {
     if (slot.likelihood < min_likelihood) continue;
     slots.push_back(&slot);
+    lowered.push_back(lower(slot.value));
     honoured.push_back(slot.type + "=" + slot.value);
   }
   if (slots.empty()) return honoured;
   // -1 conflict, 0 no value, +1 agreement.
-  auto agreement = [](const retrieve::Slot& slot, const text::Document& document) {
-    auto compare = [&](const std::string& value) { return value.empty() ? 0 : (lower(value) == lower(slot.value) ? 1 : -1); };
+  auto agreement = [](const retrieve::Slot& slot, const std::string& value_lowered, const text::Document& document) {
+    auto compare = [&](const std::string& value) { return value.empty() ? 0 : (lower(value) == value_lowered ? 1 : -1); };
     if (slot.type == "brand") return compare(document.brand);
     if (slot.type == "color") return compare(document.color);
     if (slot.type == "category") {
@@ -112,8 +114,8 @@ std::vector<std::string> intent(const retrieve::QueryAnalysis& analysis, std::sp
     PipelineHit& hit = (*hits)[i];
     const text::Document& document = documents[i];
     hit.slot_agreements = hit.slot_conflicts = 0;
-    for (const retrieve::Slot* slot : slots) {
-      const int a = agreement(*slot, document);
+    for (std::size_t j = 0; j < slots.size(); ++j) {
+      const int a = agreement(*slots[j], lowered[j], document);
       hit.slot_agreements += a > 0 ? 1 : 0;
       hit.slot_conflicts += a < 0 ? 1 : 0;
     }
@@ -216,6 +218,8 @@ Result<std::unique_ptr<SearchPipeline>> SearchPipeline::open(const std::filesyst
     layer.reason = reason;
     context.logger().warn("{} layer {}", layer.name, reason);
   };
+  // Used: it passed its gate, or (evaluations only) it has any verdict.
+  auto used = [&](const LayerState& layer) { return layer.active || (!enforce_gates && layer.verdict.has_value()); };
   LayerState vector_layer;
   vector_layer.name = "vector";
   if (std::filesystem::exists(retrieve::vector_index_path(data_dir) / "MANIFEST.json")) {
@@ -227,7 +231,7 @@ Result<std::unique_ptr<SearchPipeline>> SearchPipeline::open(const std::filesyst
       if (vector_layer.verdict && vector_layer.verdict->details.contains("floor")) {
         pipeline->vector_floor_ = vector_layer.verdict->details["floor"].get<float>();
       }
-      pipeline->vector_default_ = vector_layer.active || (!enforce_gates && vector_layer.verdict);
+      pipeline->vector_default_ = used(vector_layer);
     } else {
       off(vector_layer, "off: " + vectors.status().to_string());
     }
@@ -250,7 +254,7 @@ Result<std::unique_ptr<SearchPipeline>> SearchPipeline::open(const std::filesyst
       off(classifier_layer, "off: the classifier predicts grades, not the four ESCI classes");
     } else {
       apply_verdict((*classifier)->validation(), "aisle train classifier", &classifier_layer, "classifier");
-      if (classifier_layer.active || (!enforce_gates && classifier_layer.verdict)) {
+      if (used(classifier_layer)) {
         RelevanceDataReport data_report;
         AISLE_ASSIGN_OR_RETURN(models::RelevanceData data, relevance_data_from_store(*pipeline->store_, &data_report));
         pipeline->graph_ = std::make_shared<const models::EngagementGraph>(std::move(data));
@@ -289,11 +293,10 @@ Result<std::unique_ptr<SearchPipeline>> SearchPipeline::open(const std::filesyst
       // trained; with another set its scores mean something else.
       const nlohmann::json trained_with = (*ranker)->metadata().value("inputs", nlohmann::json());
       const nlohmann::json now = pipeline->ranker_inputs();
-      if ((ranker_layer.active || !enforce_gates) && trained_with != now) {
+      if (used(ranker_layer) && trained_with != now) {
         off(ranker_layer, "off: trained with layers " + trained_with.dump() + ", now " + now.dump() +
                               " (retrain with `aisle train ranker`)");
-      }
-      if (ranker_layer.active || (!enforce_gates && ranker_layer.verdict && trained_with == now)) {
+      } else if (used(ranker_layer)) {
         pipeline->ranker_ = std::move(*ranker);
       }
     }
@@ -606,9 +609,12 @@ Result<CandidateSet> SearchPipeline::retrieve(std::string_view query, const Pipe
     const int depth = depth_of(retrieve::kPopularityStrategy);
     retrieve::RankedList list;
     list.strategy = retrieve::kFoundPopularity;
-    // The lists are per locale: the default locale filter needs no check.
+    // The lists are per locale (the query's): a locale filter needs a check only when it leaves
+    // that locale out.
+    const bool locale_filtered =
+        !filter.locales.empty() && std::find(filter.locales.begin(), filter.locales.end(), search.locale) == filter.locales.end();
     const bool filtered = !filter.brands.empty() || !filter.colors.empty() || !filter.categories.empty() ||
-                          filter.locales != std::vector<std::string>{search.locale} || filter.min_price || filter.max_price;
+                          locale_filtered || filter.min_price || filter.max_price;
     for (const ProductId product : popular_->first(search.locale, static_cast<std::size_t>(depth) * 20)) {
       if (static_cast<int>(list.products.size()) >= depth) break;
       if (filtered) {
@@ -721,14 +727,14 @@ Result<CandidateSet> SearchPipeline::retrieve(std::string_view query, const Pipe
 Result<PipelineResult> SearchPipeline::search(std::string_view query, const PipelineOptions& options) const {
   AISLE_ASSIGN_OR_RETURN(CandidateSet set, retrieve(query, options));
   PipelineResult result = std::move(set.result);
-  AISLE_RETURN_IF_ERROR(rank(set, options, &result));
+  AISLE_RETURN_IF_ERROR(rank_candidates(set, options, &result));
   AISLE_RETURN_IF_ERROR(drop_typo_matches(set.documents, &result));
-  AISLE_RETURN_IF_ERROR(honour_intent(set.documents, options, &result));
+  result.intent = intent(result.analysis, set.documents, *catalog_->index, &result.hits);
   AISLE_RETURN_IF_ERROR(respond(query, options, &result));
   return result;
 }
 
-Status SearchPipeline::rank(CandidateSet& set, const PipelineOptions& options, PipelineResult* result) const {
+Status SearchPipeline::rank_candidates(CandidateSet& set, const PipelineOptions& options, PipelineResult* result) const {
   const std::size_t width = extractor_->schema().size();
   if (!ranker_ || !options.rank || result->hits.empty()) {
     if (options.explain) attach_features(set.features, width, &result->hits);
@@ -813,13 +819,6 @@ Status SearchPipeline::drop_typo_matches(std::vector<text::Document>& documents,
   }
   result->hits = std::move(hits);
   documents = std::move(kept);
-  return Status::ok();
-}
-
-Status SearchPipeline::honour_intent(std::span<const text::Document> documents, const PipelineOptions& options,
-                                     PipelineResult* result) const {
-  (void)options;
-  result->intent = intent(result->analysis, documents, *catalog_->index, &result->hits);
   return Status::ok();
 }
 

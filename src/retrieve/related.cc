@@ -62,4 +62,18 @@ std::vector<RelatedHit> RelatedProducts::rank(std::span<const graph::NodeId> see
   return hits;
 }
 
+Result<std::vector<RelatedListing>> related_listings(const RelatedProducts& related, store::Store& store,
+                                                     const std::string& product, const std::string& locale, int k,
+                                                     bool all_locales) {
+  AISLE_ASSIGN_OR_RETURN(const std::vector<RelatedHit> ranked, related.top_k(product, all_locales ? k : 4 * k));
+  std::vector<RelatedListing> out;
+  for (const RelatedHit& hit : ranked) {
+    if (static_cast<int>(out.size()) >= k) break;
+    AISLE_ASSIGN_OR_RETURN(auto listing, store.find_product(locale, hit.external_id));
+    if (!listing && !all_locales) continue;
+    out.push_back(RelatedListing{hit, std::move(listing)});
+  }
+  return out;
+}
+
 }  // namespace aisle::retrieve

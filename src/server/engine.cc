@@ -302,21 +302,15 @@ Reply Engine::related(const std::string& product_id, const std::string& locale, 
   if (pipeline.related() == nullptr) {
     return error_reply(404, "not_found", "this data directory has no related-products model (run `aisle train related`)");
   }
-  // Related products in the asked locale: more are ranked than shown, so the ones without a
-  // listing there make room (all_locales keeps them, without a listing).
-  auto hits = pipeline.related()->top_k(product_id, all_locales ? k : 4 * k);
-  if (!hits.is_ok()) return error_reply(hits.status());
+  auto listings = retrieve::related_listings(*pipeline.related(), pipeline.store(), product_id, locale, k, all_locales);
+  if (!listings.is_ok()) return error_reply(listings.status());
   nlohmann::json list = nlohmann::json::array();
-  for (const retrieve::RelatedHit& hit : *hits) {
-    if (static_cast<int>(list.size()) >= k) break;
-    nlohmann::json entry = {{"product_id", hit.external_id}, {"score", hit.score}};
-    auto product = pipeline.store().find_product(locale, hit.external_id);
-    if (!product.is_ok()) return error_reply(product.status());
-    if (!*product && !all_locales) continue;
-    if (*product) {
-      entry["title"] = (*product)->record.title;
-      entry["brand"] = (*product)->record.brand;
-      if ((*product)->record.price) entry["price"] = *(*product)->record.price;
+  for (const retrieve::RelatedListing& related : *listings) {
+    nlohmann::json entry = {{"product_id", related.hit.external_id}, {"score", related.hit.score}};
+    if (related.listing) {
+      entry["title"] = related.listing->record.title;
+      entry["brand"] = related.listing->record.brand;
+      if (related.listing->record.price) entry["price"] = *related.listing->record.price;
     }
     list.push_back(std::move(entry));
   }

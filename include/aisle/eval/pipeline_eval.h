@@ -4,7 +4,7 @@
 // ranker over lexical candidates (when it is active), popularity. Reports nDCG@k with graded
 // gains (ESCI: E 1, S 0.6, C 0.2, I 0, the grades the trainers learn; numeric grades: grade -
 // the file's lowest grade), MRR@k (relevant: E, or a grade at or above relevant_min_grade) and
-// the recall of the candidates each pipeline ranks (recall@depth).
+// the recall of what a search at `depth` returns (the candidates it ranked, recall@depth).
 #pragma once
 
 #include <filesystem>

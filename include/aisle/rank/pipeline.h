@@ -228,18 +228,16 @@ class SearchPipeline {
  private:
   SearchPipeline() = default;
   // The steps of search() after retrieve(), each on the candidate set:
-  //  rank           the ranker's order (when active); the documents follow their hits;
+  //  rank_candidates  the ranker's order (when active); the documents follow their hits;
   //  drop_typo_matches  a hit found only by the text strategies that matches a typo
   //                 correction must match every corrected word ("dog food" -> "hood" alone
   //                 is no answer; "runing shoos" -> run + shoe is);
-  //  honour_intent  intent() with the query's confident slots;
+  //  intent()       the query's confident slots (the free function above);
   //  respond        no answer without a strategy that read the query; the top k; the
   //                 cross-listing fallback; the notice.
-  Status rank(CandidateSet& set, const PipelineOptions& options, PipelineResult* result) const;
+  Status rank_candidates(CandidateSet& set, const PipelineOptions& options, PipelineResult* result) const;
   void attach_features(std::span<const float> features, std::size_t width, std::vector<PipelineHit>* hits) const;
   Status drop_typo_matches(std::vector<text::Document>& documents, PipelineResult* result) const;
-  Status honour_intent(std::span<const text::Document> documents, const PipelineOptions& options,
-                       PipelineResult* result) const;
   Status respond(std::string_view query, const PipelineOptions& options, PipelineResult* result) const;
   std::filesystem::path data_dir_;
   // Owned: the store connection (one per thread) and the per-locale analyzers below.

@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -18,6 +19,7 @@
 #include "aisle/core/context.h"
 #include "aisle/core/status.h"
 #include "aisle/models/blade.h"
+#include "aisle/store/store.h"
 
 namespace aisle::retrieve {
 
@@ -27,6 +29,23 @@ struct RelatedHit {
   std::string external_id;
   float score = 0;
 };
+
+// A related product with its listing in the locale asked for (none when it has no listing
+// there and all locales were asked for).
+struct RelatedListing {
+  RelatedHit hit;
+  std::optional<store::Product> listing;
+};
+
+class RelatedProducts;
+
+// The k products related to `product` that have a listing in `locale`, best first (more are
+// ranked than shown, so those without one make room); with all_locales, the first k whatever
+// their locale. kNotFound when the product is not in the graph; store errors as they come.
+// One point lookup per ranked product. `aisle related` and /related both use it.
+Result<std::vector<RelatedListing>> related_listings(const RelatedProducts& related, store::Store& store,
+                                                     const std::string& product, const std::string& locale, int k,
+                                                     bool all_locales);
 
 class RelatedProducts {
  public:
