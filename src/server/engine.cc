@@ -191,6 +191,7 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& options, const
   AISLE_ASSIGN_OR_RETURN(engine->policy_, rank::OnlinePolicy::open(options.data_dir, options.online, context.seed()));
   AISLE_ASSIGN_OR_RETURN(store::StoreStats stats, engine->store_->stats());
   engine->events_stored_ = stats.events;
+  engine->closed_ = false;
   return engine;
 }
 

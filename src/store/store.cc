@@ -601,8 +601,8 @@ Status Store::for_each_engagement(const std::function<Status(Engagement&&)>& vis
 
 Status Store::for_each_positioned_engagement(const std::function<Status(PositionedEngagement&&)>& visit) {
   AISLE_ASSIGN_OR_RETURN(Statement s, impl_->db_.prepare(
-      "SELECT q.text, e.locale, p.product_id, e.position, sum(e.type = 'impression'), sum(e.type = 'click') "
-      "FROM events e JOIN queries q ON q.query_id = e.query_id "
+      "SELECT q.text, e.locale, p.product_id, e.position, max(sum(e.type = 'impression'), sum(e.type = 'click')), "
+      "sum(e.type = 'click') FROM events e JOIN queries q ON q.query_id = e.query_id "
       "JOIN products p ON p.locale = e.locale AND p.external_id = e.product_external_id "
       "WHERE e.position IS NOT NULL AND e.type IN ('impression', 'click') "
       "GROUP BY e.query_id, e.locale, p.product_id, e.position "

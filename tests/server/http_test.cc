@@ -300,6 +300,35 @@ TEST_F(HttpTest, SearchesLearnsFromKeyedFeedbackAndTakesNewProducts) {
   EXPECT_GE((*policy)->updates(), 1);
 }
 
+// A data directory the engine cannot open is an error naming it, never a crash; a click the
+// page sends without an impression leaves a data directory that opens again and indexes.
+TEST_F(HttpTest, ABadDataDirectoryIsAnErrorAndAClickWithoutImpressionBricksNothing) {
+  for (const std::filesystem::path& bad : {dir_.path() / "missing", dir_.path() / "empty"}) {
+    if (bad.filename() == "empty") std::filesystem::create_directories(bad);
+    EngineOptions options;
+    options.data_dir = bad;
+    auto engine = Engine::open(options, Context::for_tests());
+    ASSERT_FALSE(engine.is_ok());
+    EXPECT_NE(engine.status().to_string().find(bad.string()), std::string::npos) << engine.status().to_string();
+  }
+  start();
+  auto c = client();
+  const std::string events = "{\"events\": [" + event("P0", "click") + "," + event("P4", "click") + "]}";
+  auto stored = c.Post("/events", httplib::Headers{{"X-API-Key", kKey}}, events, "application/json");
+  ASSERT_EQ(stored->status, 200) << stored->body;
+  stop();
+  start({}, /*fresh=*/false);
+  ASSERT_NE(engine_, nullptr);
+  auto store = store::Store::open(dir_.path());
+  ASSERT_TRUE(store.is_ok());
+  rank::PositionBias bias;
+  retrieve::MemoryBuildReport report;
+  auto memory = rank::update_memory(**store, dir_.path(), /*rebuild=*/true, Context::for_tests(), &report, &bias);
+  ASSERT_TRUE(memory.is_ok()) << memory.status().to_string();
+  EXPECT_EQ(bias.clicks, 2);
+  EXPECT_EQ(bias.impressions, 2);  // each click implies its impression
+}
+
 TEST_F(HttpTest, BadRequestsGetClearFourHundredsAndTheServerStaysUp) {
   ServeOptions serve;
   serve.max_body_bytes = 64 * 1024;

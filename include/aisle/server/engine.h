@@ -129,7 +129,8 @@ class Engine {
   std::atomic<std::int64_t> events_stored_{0};
   std::atomic<std::int64_t> products_written_{0};
   std::atomic<std::int64_t> vectors_upserted_{0};  // saved at close() when any
-  bool closed_ = false;
+  // true until open() has built every part: close() then has nothing to settle or save.
+  bool closed_ = true;
 };
 
 }  // namespace aisle::server

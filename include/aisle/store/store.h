@@ -181,7 +181,9 @@ class Store {
   // Events with a query, aggregated per (query, locale, product); same contract as above.
   Status for_each_engagement(const std::function<Status(Engagement&&)>& visit);
   // Impression and click events that carry a position, aggregated per (query, locale,
-  // product, position), for position-bias estimation; same contract as above.
+  // product, position), for position-bias estimation; same contract as above. A click shows
+  // the product was there: impressions are at least the clicks (a page that logs clicks but
+  // not impressions, or lost an impression, still gives a consistent count).
   Status for_each_positioned_engagement(const std::function<Status(PositionedEngagement&&)>& visit);
   // Every event stored after event id `after_id`, in id order; same contract as above.
   Status for_each_event(std::int64_t after_id, const std::function<Status(StoredEvent&&)>& visit);
