@@ -12,7 +12,12 @@
 #include "aisle/io/byte_source.h"
 #include "aisle/io/csv_reader.h"
 #include "aisle/io/readers.h"
+#include "aisle/rank/features.h"
+#include "aisle/rank/ranker.h"
+#include "aisle/rank/relational.h"
 #include "aisle/retrieve/lexical.h"
+#include "aisle/retrieve/vector_strategy.h"
+#include "aisle/text/inverted_index.h"
 #include "split.h"
 
 namespace aisle::eval {
@@ -233,6 +238,238 @@ Result<std::vector<float>> train_and_predict(const Context& context, models::Cla
   return classifier->predict(pairs, &graph);
 }
 
+// ---- The fused model: a GBDT over lexical, relational and (optionally) neural evidence ----
+
+// A row's label for the fused model: the class index, or the grade scaled to 0..1.
+float fused_label(Mode mode, const Row& row, const std::vector<double>& grade_classes, double low, double high) {
+  if (mode == Mode::kEsci) return static_cast<float>(row.esci);
+  if (mode == Mode::kClasses) {
+    return static_cast<float>(std::lower_bound(grade_classes.begin(), grade_classes.end(), row.grade) - grade_classes.begin());
+  }
+  return static_cast<float>(high > low ? std::clamp((row.grade - low) / (high - low), 0.0, 1.0) : 1.0);
+}
+
+// The ordinal value of a row's label for the relational features: ESCI E 3, S 2, C 1, I 0;
+// otherwise the grade.
+double ordinal_value(Mode mode, const Row& row) { return mode == Mode::kEsci ? 3.0 - row.esci : row.grade; }
+
+// Lexical evidence: the ranker's match features (BM25F per field, coverage, phrase, bigrams,
+// number and query-understanding agreement, lexical rank among the top 100) of every row.
+Result<std::vector<float>> lexical_evidence(const Context& context, const Loaded& loaded, const std::vector<const Row*>& rows,
+                                            const text::InvertedIndex& index, const rank::FeatureExtractor& extractor) {
+  const std::size_t width = extractor.schema().size();
+  std::vector<float> out(rows.size() * width);
+  std::map<std::string, std::vector<std::size_t>> by_query;
+  for (std::size_t i = 0; i < rows.size(); ++i) by_query[rows[i]->locale + '\t' + rows[i]->query].push_back(i);
+  (void)context;
+  for (const auto& [key, indices] : by_query) {
+    const Row& first = *rows[indices.front()];
+    text::SearchOptions search;
+    search.locale = first.locale;
+    search.k = 100;
+    AISLE_ASSIGN_OR_RETURN(text::SearchResult result, index.search(first.query, search));
+    std::unordered_map<std::uint32_t, std::pair<int, float>> ranks;
+    for (std::size_t r = 0; r < result.hits.size(); ++r) {
+      ranks.try_emplace(result.hits[r].product.value(), static_cast<int>(r + 1), result.hits[r].score);
+    }
+    rank::QueryContext query;
+    query.text = first.query;
+    query.locale = first.locale;
+    query.terms = result.terms;
+    std::vector<rank::Candidate> candidates;
+    for (std::size_t i : indices) {
+      rank::Candidate candidate;
+      candidate.document = &loaded.products[rows[i]->product];
+      auto found = ranks.find(rows[i]->product);
+      if (found != ranks.end()) {
+        candidate.provenance.found_by = retrieve::kFoundLexical;
+        candidate.provenance.lexical_rank = found->second.first;
+        candidate.provenance.lexical_score = found->second.second;
+      }
+      candidates.push_back(candidate);
+    }
+    std::vector<float> features;
+    AISLE_RETURN_IF_ERROR(extractor.extract(query, candidates, &features));
+    for (std::size_t k = 0; k < indices.size(); ++k) {
+      std::copy_n(features.begin() + static_cast<long>(k * width), width, out.begin() + static_cast<long>(indices[k] * width));
+    }
+  }
+  return out;
+}
+
+// Quadratic weighted kappa of an expected class index cut at `cuts` (ascending).
+int cut(double value, const std::vector<double>& cuts) {
+  return static_cast<int>(std::upper_bound(cuts.begin(), cuts.end(), value) - cuts.begin());
+}
+
+// Cut points for an ordinal score that maximize QWK on (score, truth): start at the midpoints
+// and move each cut over a grid of the scores' quantiles, a few sweeps.
+std::vector<double> choose_cuts(const std::vector<double>& scores, const std::vector<int>& truth, int classes) {
+  std::vector<double> cuts;
+  for (int c = 1; c < classes; ++c) cuts.push_back(c - 0.5);
+  std::vector<double> sorted = scores;
+  std::sort(sorted.begin(), sorted.end());
+  std::vector<double> grid;
+  for (int q = 1; q < 200; ++q) grid.push_back(sorted[static_cast<std::size_t>(q * (sorted.size() - 1) / 200)]);
+  auto kappa = [&](const std::vector<double>& c) {
+    std::vector<int> p;
+    for (double s : scores) p.push_back(cut(s, c));
+    return quadratic_weighted_kappa(p, truth, classes);
+  };
+  double best = kappa(cuts);
+  for (int sweep = 0; sweep < 3; ++sweep) {
+    for (std::size_t j = 0; j < cuts.size(); ++j) {
+      const double low = j > 0 ? cuts[j - 1] : -1e300, high = j + 1 < cuts.size() ? cuts[j + 1] : 1e300;
+      for (double g : grid) {
+        if (g <= low || g >= high) continue;
+        std::vector<double> trial = cuts;
+        trial[j] = g;
+        const double k = kappa(trial);
+        if (k > best) best = k, cuts = trial;
+      }
+    }
+  }
+  return cuts;
+}
+
+struct FusedResult {
+  std::vector<float> predicted;  // test rows x width, as score() reads them (one-hot when cut)
+  std::vector<float> probabilities;  // test rows x width (classes), or the scaled grade
+  nlohmann::json details;
+};
+
+constexpr int kFusionFolds = 5;
+
+// The fused GBDT, cross-fitted over the folds of the train rows (`folds[i]` in 0..kFusionFolds-1):
+// fold k's model trains on the other folds and stops early on fold k; its predictions of fold
+// k are out of fold. A test row's prediction is the mean of the fold models. The ordinal cuts
+// are chosen on the out-of-fold predictions of every train row (never on test rows).
+// Classes: one regression per class on its indicator (a probability estimate), normalized.
+Result<FusedResult> train_fused(const Context& context, Mode mode, int width, const std::vector<std::string>& names,
+                                const std::vector<float>& train_x, const std::vector<float>& labels,
+                                const std::vector<int>& folds, const std::vector<float>& test_x) {
+  const std::size_t d = names.size();
+  const std::size_t n = labels.size(), m = test_x.size() / d;
+  rank::FeatureSchema schema;
+  schema.names = names;
+  rank::RankerOptions options;
+  options.objective = rank::Objective::kRegression;
+  options.rounds = 600;
+  options.learning_rate = 0.05;
+  options.max_depth = 6;
+  options.min_child_weight = 5;
+  options.early_stopping_rounds = 40;
+  const int outputs = mode == Mode::kGraded ? 1 : width;
+  const std::size_t w = static_cast<std::size_t>(outputs);
+  std::vector<float> oof(n * w), test_raw(m * w);
+  nlohmann::json rounds = nlohmann::json::array();
+  std::map<std::string, double> importance;
+  for (int k = 0; k < kFusionFolds; ++k) {
+    std::vector<std::size_t> held_rows;
+    std::vector<float> held_x;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (folds[i] != k) continue;
+      held_rows.push_back(i);
+      held_x.insert(held_x.end(), train_x.begin() + static_cast<long>(i * d), train_x.begin() + static_cast<long>((i + 1) * d));
+    }
+    if (held_rows.empty()) continue;
+    for (int o = 0; o < outputs; ++o) {
+      rank::RankingData train, held;
+      train.num_features = held.num_features = d;
+      for (std::size_t i = 0; i < n; ++i) {
+        const float y = mode == Mode::kGraded ? labels[i] : (static_cast<int>(labels[i]) == o ? 1.0f : 0.0f);
+        rank::RankingData& target = folds[i] == k ? held : train;
+        target.features.insert(target.features.end(), train_x.begin() + static_cast<long>(i * d), train_x.begin() + static_cast<long>((i + 1) * d));
+        target.labels.push_back(y);
+      }
+      train.groups = {static_cast<std::uint32_t>(train.labels.size())};
+      held.groups = {static_cast<std::uint32_t>(held.labels.size())};
+      rank::RankerTrainReport report;
+      AISLE_ASSIGN_OR_RETURN(auto model, rank::Ranker::train(schema, train, &held, options, context, &report));
+      rounds.push_back(report.rounds);
+      for (const auto& [name, share] : model->importance()) importance[name] += share;
+      AISLE_ASSIGN_OR_RETURN(std::vector<float> v, model->score(held_x));
+      for (std::size_t r = 0; r < held_rows.size(); ++r) oof[held_rows[r] * w + static_cast<std::size_t>(o)] = v[r];
+      AISLE_ASSIGN_OR_RETURN(std::vector<float> t, model->score(test_x));
+      for (std::size_t r = 0; r < m; ++r) test_raw[r * w + static_cast<std::size_t>(o)] += t[r] / kFusionFolds;
+    }
+  }
+  auto normalize = [&](std::vector<float>& raw) {
+    for (std::size_t r = 0; r < raw.size() / w; ++r) {
+      if (mode == Mode::kGraded) {
+        raw[r] = std::clamp(raw[r], 0.0f, 1.0f);
+        continue;
+      }
+      double total = 0;
+      for (std::size_t c = 0; c < w; ++c) total += raw[r * w + c] = std::clamp(raw[r * w + c], 1e-4f, 1.0f);
+      for (std::size_t c = 0; c < w; ++c) raw[r * w + c] = static_cast<float>(raw[r * w + c] / total);
+    }
+  };
+  normalize(oof);
+  normalize(test_raw);
+  FusedResult result;
+  result.probabilities = test_raw;
+  result.predicted = test_raw;
+  std::vector<std::pair<double, std::string>> ranked;
+  for (const auto& [name, share] : importance) ranked.emplace_back(-share, name);
+  std::sort(ranked.begin(), ranked.end());
+  nlohmann::json top = nlohmann::json::object();
+  double total = 0;
+  for (const auto& [share, name] : ranked) total -= share;
+  for (std::size_t i = 0; i < std::min<std::size_t>(12, ranked.size()); ++i) top[ranked[i].second] = -ranked[i].first / total;
+  result.details = {{"folds", kFusionFolds}, {"rounds", rounds}, {"importance", top}};
+  if (mode == Mode::kClasses) {
+    // Ordinal classes (grades): decode the expected class index with cuts chosen on the
+    // out-of-fold predictions of the train rows, for kappa.
+    auto expected = [&](const std::vector<float>& p, std::size_t r) {
+      double e = 0;
+      for (std::size_t c = 0; c < w; ++c) e += static_cast<double>(c) * p[r * w + c];
+      return e;
+    };
+    std::vector<double> oof_scores;
+    std::vector<int> oof_truth;
+    for (std::size_t r = 0; r < n; ++r) {
+      oof_scores.push_back(expected(oof, r));
+      oof_truth.push_back(static_cast<int>(labels[r]));
+    }
+    const std::vector<double> cuts = choose_cuts(oof_scores, oof_truth, width);
+    std::vector<int> oof_cut;
+    for (double e : oof_scores) oof_cut.push_back(cut(e, cuts));
+    result.details["out_of_fold_qwk"] = quadratic_weighted_kappa(oof_cut, oof_truth, width);
+    std::fill(result.predicted.begin(), result.predicted.end(), 0.0f);
+    for (std::size_t r = 0; r < m; ++r) result.predicted[r * w + static_cast<std::size_t>(cut(expected(test_raw, r), cuts))] = 1.0f;
+    result.details["decoder"] = "expected class index, cut at points chosen on the train rows' out-of-fold predictions for kappa";
+    result.details["cuts"] = cuts;
+  } else {
+    result.details["decoder"] = mode == Mode::kGraded ? "predicted grade" : "most probable class";
+  }
+  return result;
+}
+
+// Reliability of predicted class probabilities: 10 bins of the top probability, mean
+// confidence against accuracy, and the expected calibration error.
+nlohmann::json reliability(const std::vector<float>& probabilities, const std::vector<int>& truth, int width) {
+  const std::size_t w = static_cast<std::size_t>(width);
+  std::vector<double> confidence(10), correct(10), count(10);
+  for (std::size_t r = 0; r < truth.size(); ++r) {
+    const float* row = probabilities.data() + r * w;
+    const auto best = static_cast<std::size_t>(std::max_element(row, row + w) - row);
+    const std::size_t bin = std::min<std::size_t>(9, static_cast<std::size_t>(row[best] * 10));
+    confidence[bin] += row[best], correct[bin] += best == static_cast<std::size_t>(truth[r]) ? 1 : 0, count[bin] += 1;
+  }
+  nlohmann::json bins = nlohmann::json::array();
+  double ece = 0;
+  for (std::size_t b = 0; b < 10; ++b) {
+    if (count[b] == 0) continue;
+    bins.push_back({{"bin", fmt_grade(b / 10.0) + "-" + fmt_grade((b + 1) / 10.0)},
+                    {"pairs", count[b]},
+                    {"mean_confidence", confidence[b] / count[b]},
+                    {"accuracy", correct[b] / count[b]}});
+    ece += std::abs(confidence[b] - correct[b]) / static_cast<double>(truth.size());
+  }
+  return {{"bins", bins}, {"expected_calibration_error", ece}};
+}
+
 }  // namespace
 
 Result<nlohmann::json> evaluate_esci(const Context& context, const EsciEvalOptions& options) {
@@ -367,6 +604,78 @@ Result<nlohmann::json> evaluate_esci(const Context& context, const EsciEvalOptio
       report["baselines"]["without_pretraining"] = no_pretraining.overall;
       report["baselines_per_locale"]["without_pretraining"] = no_pretraining.per_locale;
     }
+  }
+  // The fused model: a GBDT over lexical evidence (the ranker's match features), relational
+  // evidence (the labels of the query's other judged products by similarity, the product's
+  // labels for other queries). It is cross-fitted over folds of the train rows cut like the
+  // test is from the data: by pair for a dev split of the train file (the same queries recur),
+  // by query otherwise. A train row's relational features come from the other folds' labels.
+  if (options.fusion) {
+    const bool by_pair = split == "query-stratified dev split of the train file";
+    std::vector<int> folds(train_rows.size());
+    std::vector<float> labels;
+    std::vector<rank::JudgedPair> graph_pairs;
+    for (std::size_t i = 0; i < train_rows.size(); ++i) {
+      const Row& row = *train_rows[i];
+      const std::string key = models::query_key(row.query, row.locale);
+      folds[i] = static_cast<int>(hash_of(by_pair ? key + '\t' + loaded.products[row.product].external_id : key, context.seed() + 11) %
+                                  kFusionFolds);
+      labels.push_back(fused_label(mode, row, grade_classes, low, high));
+      graph_pairs.push_back(rank::JudgedPair{key, row.product, mode == Mode::kGraded ? -1 : static_cast<int>(labels.back()),
+                                             ordinal_value(mode, row), folds[i]});
+    }
+    const auto fusion_start = Clock::now();
+    auto index = text::InvertedIndex::create();
+    AISLE_RETURN_IF_ERROR(index->upsert(loaded.products, context));
+    rank::FeatureOptions lexical_options;
+    lexical_options.learned_text = false;
+    lexical_options.engagement = false;
+    rank::FeatureExtractor extractor(*index, lexical_options);
+    AISLE_ASSIGN_OR_RETURN(std::vector<float> lexical_train, lexical_evidence(context, loaded, train_rows, *index, extractor));
+    AISLE_ASSIGN_OR_RETURN(std::vector<float> lexical_test, lexical_evidence(context, loaded, test_rows, *index, extractor));
+    AISLE_ASSIGN_OR_RETURN(auto relational, rank::RelationalIndex::create(loaded.products, mode == Mode::kGraded ? 0 : width));
+    AISLE_RETURN_IF_ERROR(relational->add(graph_pairs));
+    std::vector<float> relational_train, relational_test;
+    for (std::size_t i = 0; i < train_rows.size(); ++i) {
+      relational->features(models::query_key(train_rows[i]->query, train_rows[i]->locale), train_rows[i]->product, folds[i], &relational_train);
+    }
+    for (const Row* row : test_rows) relational->features(models::query_key(row->query, row->locale), row->product, -1, &relational_test);
+    const std::vector<std::string> lexical_names = extractor.schema().names, relational_names = relational->names();
+    // Columns of two blocks side by side.
+    auto join = [](const std::vector<float>& a, std::size_t da, const std::vector<float>& b, std::size_t db) {
+      const std::size_t rows = da > 0 ? a.size() / da : b.size() / db;
+      std::vector<float> out;
+      out.reserve(rows * (da + db));
+      for (std::size_t r = 0; r < rows; ++r) {
+        out.insert(out.end(), a.begin() + static_cast<long>(r * da), a.begin() + static_cast<long>((r + 1) * da));
+        out.insert(out.end(), b.begin() + static_cast<long>(r * db), b.begin() + static_cast<long>((r + 1) * db));
+      }
+      return out;
+    };
+    std::vector<std::string> both_names = lexical_names;
+    both_names.insert(both_names.end(), relational_names.begin(), relational_names.end());
+    std::vector<int> truth;
+    for (const Row* row : test_rows) truth.push_back(static_cast<int>(fused_label(mode, *row, grade_classes, low, high)));
+    nlohmann::json fusion;
+    auto run = [&](const std::string& name, const std::vector<std::string>& names, const std::vector<float>& x_train,
+                   const std::vector<float>& x_test) -> Status {
+      AISLE_ASSIGN_OR_RETURN(FusedResult fused, train_fused(context, mode, width, names, x_train, labels, folds, x_test));
+      nlohmann::json metrics = score(mode, test_rows, fused.predicted, width, grade_classes, low, high).overall;
+      metrics["details"] = fused.details;
+      if (mode != Mode::kGraded) metrics["reliability"] = reliability(fused.probabilities, truth, width);
+      if (mode == Mode::kClasses) {
+        // The same probabilities decoded as the most probable class (what F1 favours).
+        metrics["most_probable_class"] = score(mode, test_rows, fused.probabilities, width, grade_classes, low, high).overall;
+      }
+      fusion[name] = metrics;
+      return Status::ok();
+    };
+    AISLE_RETURN_IF_ERROR(run("lexical_gbdt", lexical_names, lexical_train, lexical_test));
+    AISLE_RETURN_IF_ERROR(run("relational_gbdt", relational_names, relational_train, relational_test));
+    AISLE_RETURN_IF_ERROR(run("lexical_relational_gbdt", both_names, join(lexical_train, lexical_names.size(), relational_train, relational_names.size()),
+                              join(lexical_test, lexical_names.size(), relational_test, relational_names.size())));
+    report["fusion"] = fusion;
+    report["fusion_seconds"] = seconds_since(fusion_start);
   }
   // The trivial predictor: the train majority class, or the train mean.
   {

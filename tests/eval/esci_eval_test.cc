@@ -126,6 +126,18 @@ TEST(EsciEval, ShoppingQueriesLayoutGivesTheThreeTasksPerLocaleAndBeatsTheMajori
   EXPECT_NEAR(r["baselines"]["majority_class"]["micro_f1"].get<double>(), 0.4, 1e-9);
   EXPECT_GT(m["micro_f1"].get<double>(), 0.55) << r.dump(2);
   EXPECT_GT(m["ndcg"].get<double>(), r["baselines"]["majority_class"]["ndcg"].get<double>()) << r.dump(2);
+  // The fused GBDTs (lexical evidence, relational evidence, both), cross-fitted on train rows.
+  for (const char* model : {"lexical_gbdt", "relational_gbdt", "lexical_relational_gbdt"}) {
+    ASSERT_TRUE(r["fusion"].contains(model)) << model;
+    const nlohmann::json& f = r["fusion"][model];
+    EXPECT_EQ(f["pairs"], fixture.test_rows) << model;
+    EXPECT_EQ(f["details"]["folds"], 5) << model;
+    EXPECT_GE(f["reliability"]["expected_calibration_error"].get<double>(), 0.0) << model;
+  }
+  // Colour and item words tell E, S, C and I apart here: lexical evidence alone beats the
+  // majority class. The test queries are new, so relational evidence has only the products'
+  // labels for other queries.
+  EXPECT_GT(r["fusion"]["lexical_gbdt"]["micro_f1"].get<double>(), 0.4 + 0.2) << r["fusion"].dump(2);
 }
 
 TEST(EsciEval, NamesTheMissingFileAndTheBadRow) {

@@ -51,6 +51,7 @@ struct EsciEvalOptions {
   std::string locale = "en";       // locale of rows without one
   std::string label_mode = "auto";  // auto, classes, graded
   bool ablations = true;
+  bool fusion = true;  // the fused GBDT (lexical + relational + neural evidence) and its ablations
   models::ClassifierConfig classifier;  // mode and classes are set from the data
   models::ClassifierTrainOptions training;
 };
