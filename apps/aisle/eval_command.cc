@@ -34,6 +34,9 @@ void print_report(const nlohmann::json& report) {
   };
   row("aisle", report["metrics"]);
   for (const auto& [name, metrics] : report["baselines"].items()) row(name, metrics);
+  if (report.contains("fusion")) {
+    for (const auto& [name, metrics] : report["fusion"].items()) row("fused: " + name, metrics);
+  }
 }
 
 // "a,b,,c" -> {"a", "b", "c"}.
@@ -118,6 +121,8 @@ Command add_eval(CLI::App& app) {
   esci->add_option("--locale", args->esci.locale, "Locale of rows without one")->capture_default_str();
   esci->add_option("--label-mode", args->esci.label_mode, "auto, classes or graded")->capture_default_str();
   esci->add_flag_callback("--no-ablations", [args] { args->esci.ablations = false; }, "Only the full model and the trivial baseline");
+  esci->add_flag_callback("--no-neural", [args] { args->esci.neural = false; },
+                          "Leave out the neural classifier: the fused GBDT's metrics lead the report");
   add_classifier_options(esci, &args->classifier);
   esci->add_option("--out", args->out, "Report JSON")->required();
 

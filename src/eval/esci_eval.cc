@@ -440,8 +440,13 @@ Result<FusedResult> train_fused(const Context& context, Mode mode, int width, co
     for (std::size_t r = 0; r < m; ++r) result.predicted[r * w + static_cast<std::size_t>(cut(expected(test_raw, r), cuts))] = 1.0f;
     result.details["decoder"] = "expected class index, cut at points chosen on the train rows' out-of-fold predictions for kappa";
     result.details["cuts"] = cuts;
+  } else if (mode == Mode::kGraded) {
+    double sum = 0;
+    for (std::size_t r = 0; r < n; ++r) sum += (oof[r] - labels[r]) * (oof[r] - labels[r]);
+    result.details["out_of_fold_rmse_scaled"] = n > 0 ? std::sqrt(sum / static_cast<double>(n)) : 0.0;
+    result.details["decoder"] = "predicted grade";
   } else {
-    result.details["decoder"] = mode == Mode::kGraded ? "predicted grade" : "most probable class";
+    result.details["decoder"] = "most probable class";
   }
   return result;
 }
@@ -559,12 +564,15 @@ Result<nlohmann::json> evaluate_esci(const Context& context, const EsciEvalOptio
   report["task"] = "esci";
   report["dataset"] = options.train.filename().string();
   double train_seconds = 0;
-  AISLE_ASSIGN_OR_RETURN(std::vector<float> full, train_and_predict(context, config, options.training, data, pairs, &train_seconds));
-  Scores main = score(mode, test_rows, full, width, grade_classes, low, high);
-  report["metrics"] = main.overall;
-  report["per_locale"] = main.per_locale;
   report["baselines"] = nlohmann::json::object();
-  if (options.ablations) {
+  if (options.neural) {
+    AISLE_ASSIGN_OR_RETURN(std::vector<float> full, train_and_predict(context, config, options.training, data, pairs, &train_seconds));
+    Scores main = score(mode, test_rows, full, width, grade_classes, low, high);
+    report["metrics"] = main.overall;
+    report["metrics"]["model"] = "neural: text towers + engagement-graph GNN";
+    report["per_locale"] = main.per_locale;
+  }
+  if (options.neural && options.ablations) {
     models::ClassifierConfig text_only = config;
     text_only.graph.enabled = false;
     double ignored = 0;
@@ -676,7 +684,12 @@ Result<nlohmann::json> evaluate_esci(const Context& context, const EsciEvalOptio
                               join(lexical_test, lexical_names.size(), relational_test, relational_names.size())));
     report["fusion"] = fusion;
     report["fusion_seconds"] = seconds_since(fusion_start);
+    if (!options.neural) {
+      report["metrics"] = fusion["lexical_relational_gbdt"];
+      report["metrics"]["model"] = "fused GBDT: lexical + relational evidence (no neural model)";
+    }
   }
+  if (!report.contains("metrics")) return Status::bad_input("eval esci: neither the neural model nor the fusion is asked for");
   // The trivial predictor: the train majority class, or the train mean.
   {
     std::vector<float> trivial(pairs.size() * static_cast<std::size_t>(width), 0.0f);

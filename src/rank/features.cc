@@ -31,6 +31,9 @@ enum F : int {
   kBigramsTitle,
   kPhraseDescription,
   kFirstMatchTitle,
+  kCharTitleContainment,
+  kCharTitleDice,
+  kLastTermTitle,
   kQueryTerms,
   kQueryChars,
   kQueryHasNumber,
@@ -61,6 +64,28 @@ enum F : int {
   kNumFeatures,
 };
 
+// The distinct character trigrams of a text (bytes, ASCII letters lower-cased, other ASCII
+// punctuation and spaces one separator, padded), sorted: spelling-level overlap that survives
+// "de walt" / "dewalt" and misspellings the analyzer keeps apart.
+std::vector<std::uint32_t> char_trigrams(std::string_view text) {
+  std::string norm = " ";
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x80 || std::isalnum(u)) norm += static_cast<char>(u < 0x80 ? std::tolower(u) : u);
+    else if (norm.back() != ' ') norm += ' ';
+  }
+  if (norm.back() != ' ') norm += ' ';
+  std::vector<std::uint32_t> out;
+  for (std::size_t i = 0; i + 3 <= norm.size(); ++i) {
+    out.push_back(static_cast<std::uint32_t>(static_cast<unsigned char>(norm[i])) << 16 |
+                  static_cast<std::uint32_t>(static_cast<unsigned char>(norm[i + 1])) << 8 |
+                  static_cast<std::uint32_t>(static_cast<unsigned char>(norm[i + 2])));
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
 const std::vector<FeatureDef>& all_features() {
   static const std::vector<FeatureDef> all = [] {
   std::vector<FeatureDef> defs(kNumFeatures, FeatureDef{"", false});
@@ -76,6 +101,9 @@ const std::vector<FeatureDef>& all_features() {
   defs[kBigramsTitle] = {"bigrams_title", false};
   defs[kPhraseDescription] = {"phrase_description", false};
   defs[kFirstMatchTitle] = {"first_match_title", false};
+  defs[kCharTitleContainment] = {"char3_title_containment", false};
+  defs[kCharTitleDice] = {"char3_title_dice", false};
+  defs[kLastTermTitle] = {"last_term_title", false};
   defs[kQueryTerms] = {"query_terms", false};
   defs[kQueryChars] = {"query_chars", false};
   defs[kQueryHasNumber] = {"query_has_number", false};
@@ -217,6 +245,8 @@ Status FeatureExtractor::extract(const QueryContext& query, std::span<const Cand
   int query_chars = 0;
   for (char c : query.text) query_chars += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
 
+  const std::vector<std::uint32_t> query_trigrams = char_trigrams(query.text);
+
   std::array<float, kNumFeatures> all{};
   std::vector<std::uint8_t> covered(n_query * text::kNumFields);
   std::vector<int> in_title;  // per title position: its query term or -1
@@ -255,6 +285,10 @@ Status FeatureExtractor::extract(const QueryContext& query, std::span<const Cand
       all[kCoverageField0 + f] = n_query ? static_cast<float>(count) / static_cast<float>(n_query) : 0.0f;
     }
     all[kCoverageAny] = n_query ? static_cast<float>(any) / static_cast<float>(n_query) : 0.0f;
+    // The query's last term is most often its head noun, the kind of product asked for.
+    if (n_query > 0) {
+      all[kLastTermTitle] = covered[(n_query - 1) * text::kNumFields + static_cast<std::size_t>(text::Field::kTitle)] ? 1.0f : 0.0f;
+    }
     all[kCoverageIdf] = idf_sum > 0 ? static_cast<float>(idf_covered / idf_sum) : 0.0f;
 
     // Order: the query's terms in sequence in the title (phrase), query bigrams found adjacent
@@ -292,6 +326,18 @@ Status FeatureExtractor::extract(const QueryContext& query, std::span<const Cand
       all[kFirstMatchTitle] = first == title.end() ? kMissing : static_cast<float>(first - title.begin());
     }
     all[kPhraseDescription] = phrase_in(sequence_of(text::Field::kDescription)) ? 1.0f : 0.0f;
+    {
+      const std::vector<std::uint32_t> title = char_trigrams(document.title);
+      std::size_t shared = 0;
+      for (auto a = query_trigrams.begin(), b = title.begin(); a != query_trigrams.end() && b != title.end();) {
+        if (*a < *b) ++a;
+        else if (*b < *a) ++b;
+        else ++shared, ++a, ++b;
+      }
+      const std::size_t sizes = query_trigrams.size() + title.size();
+      all[kCharTitleContainment] = query_trigrams.empty() ? 0.0f : static_cast<float>(shared) / static_cast<float>(query_trigrams.size());
+      all[kCharTitleDice] = sizes == 0 ? 0.0f : 2.0f * static_cast<float>(shared) / static_cast<float>(sizes);
+    }
 
     all[kQueryTerms] = static_cast<float>(n_query);
     all[kQueryChars] = static_cast<float>(query_chars);

@@ -16,9 +16,15 @@
 // seeded hash). Only train judgments train anything, and only they are engagement edges of
 // the graph (ESCI: E 4, S 2, C 1; grades: 4 x the scaled grade when it is at least 0.5), so
 // no test label reaches the graph.
-// The report: metrics of the full model (graph + pre-training on all locales + per-locale
+// The report: metrics of the neural model (graph + pre-training on all locales + per-locale
 // fine-tuning); baselines: without the graph, without pre-training (one model per locale,
-// when there are several), and the majority class (or the train mean).
+// when there are several), and the majority class (or the train mean). "fusion": GBDTs over
+// lexical evidence (the ranker's match features), relational evidence (rank::RelationalIndex)
+// and both, cross-fitted over 5 folds of the train rows cut like the test (by pair for a dev
+// split of --train, by query otherwise), a train row's relational features from the other
+// folds' labels only; ordinal cuts (graded classes) chosen on the out-of-fold predictions; a
+// reliability table per model. Without `neural`, the fused model (lexical + relational) leads
+// the report.
 //
 // evaluate_multilingual reads the query -> category layout (`task,language,origin_query,
 // category_path,label`): a query in one of several languages, a category path (in English)
@@ -51,7 +57,8 @@ struct EsciEvalOptions {
   std::string locale = "en";       // locale of rows without one
   std::string label_mode = "auto";  // auto, classes, graded
   bool ablations = true;
-  bool fusion = true;  // the fused GBDT (lexical + relational + neural evidence) and its ablations
+  bool neural = true;  // the neural classifier (text towers + GNN) and its ablations
+  bool fusion = true;  // the fused GBDTs (lexical, relational, both); without `neural`, the report's metrics
   models::ClassifierConfig classifier;  // mode and classes are set from the data
   models::ClassifierTrainOptions training;
 };

@@ -15,7 +15,8 @@
 //
 // Feature groups (docs/formats.md, "Ranking features", lists every name):
 //  - lexical: bm25f, bm25_<field> x 7, coverage_<field> x 7, coverage_any, coverage_idf,
-//    phrase_title, bigrams_title, phrase_description, first_match_title
+//    phrase_title, bigrams_title, phrase_description, first_match_title, last_term_title,
+//    char3_title_containment, char3_title_dice (character trigrams shared by query and title)
 //  - query: query_terms, query_chars, query_has_number, query_mean_idf, qu_slots
 //  - product: title_terms, description_terms, log_popularity, log_price
 //  - agreement with query understanding: qu_brand, qu_color, qu_category (+1 the candidate has
@@ -45,7 +46,7 @@
 namespace aisle::rank {
 
 struct FeatureSchema {
-  static constexpr int kVersion = 1;
+  static constexpr int kVersion = 2;  // 2: char3_title_containment, char3_title_dice, last_term_title
   int version = kVersion;
   std::vector<std::string> names;
 
