@@ -255,13 +255,12 @@ double ordinal_value(Mode mode, const Row& row) { return mode == Mode::kEsci ? 3
 
 // Lexical evidence: the ranker's match features (BM25F per field, coverage, phrase, bigrams,
 // number and query-understanding agreement, lexical rank among the top 100) of every row.
-Result<std::vector<float>> lexical_evidence(const Context& context, const Loaded& loaded, const std::vector<const Row*>& rows,
+Result<std::vector<float>> lexical_evidence(const Loaded& loaded, const std::vector<const Row*>& rows,
                                             const text::InvertedIndex& index, const rank::FeatureExtractor& extractor) {
   const std::size_t width = extractor.schema().size();
   std::vector<float> out(rows.size() * width);
   std::map<std::string, std::vector<std::size_t>> by_query;
   for (std::size_t i = 0; i < rows.size(); ++i) by_query[rows[i]->locale + '\t' + rows[i]->query].push_back(i);
-  (void)context;
   for (const auto& [key, indices] : by_query) {
     const Row& first = *rows[indices.front()];
     text::SearchOptions search;
@@ -639,8 +638,8 @@ Result<nlohmann::json> evaluate_esci(const Context& context, const EsciEvalOptio
     lexical_options.learned_text = false;
     lexical_options.engagement = false;
     rank::FeatureExtractor extractor(*index, lexical_options);
-    AISLE_ASSIGN_OR_RETURN(std::vector<float> lexical_train, lexical_evidence(context, loaded, train_rows, *index, extractor));
-    AISLE_ASSIGN_OR_RETURN(std::vector<float> lexical_test, lexical_evidence(context, loaded, test_rows, *index, extractor));
+    AISLE_ASSIGN_OR_RETURN(std::vector<float> lexical_train, lexical_evidence(loaded, train_rows, *index, extractor));
+    AISLE_ASSIGN_OR_RETURN(std::vector<float> lexical_test, lexical_evidence(loaded, test_rows, *index, extractor));
     AISLE_ASSIGN_OR_RETURN(auto relational, rank::RelationalIndex::create(loaded.products, mode == Mode::kGraded ? 0 : width));
     AISLE_RETURN_IF_ERROR(relational->add(graph_pairs));
     std::vector<float> relational_train, relational_test;

@@ -67,23 +67,23 @@ enum F : int {
 // The distinct character trigrams of a text (bytes, ASCII letters lower-cased, other ASCII
 // punctuation and spaces one separator, padded), sorted: spelling-level overlap that survives
 // "de walt" / "dewalt" and misspellings the analyzer keeps apart.
-std::vector<std::uint32_t> char_trigrams(std::string_view text) {
-  std::string norm = " ";
+// `out` and `norm` are the caller's buffers, reused across candidates.
+void char_trigrams(std::string_view text, std::string* norm, std::vector<std::uint32_t>* out) {
+  norm->assign(1, ' ');
   for (char c : text) {
     const auto u = static_cast<unsigned char>(c);
-    if (u >= 0x80 || std::isalnum(u)) norm += static_cast<char>(u < 0x80 ? std::tolower(u) : u);
-    else if (norm.back() != ' ') norm += ' ';
+    if (u >= 0x80 || std::isalnum(u)) *norm += static_cast<char>(u < 0x80 ? std::tolower(u) : u);
+    else if (norm->back() != ' ') *norm += ' ';
   }
-  if (norm.back() != ' ') norm += ' ';
-  std::vector<std::uint32_t> out;
-  for (std::size_t i = 0; i + 3 <= norm.size(); ++i) {
-    out.push_back(static_cast<std::uint32_t>(static_cast<unsigned char>(norm[i])) << 16 |
-                  static_cast<std::uint32_t>(static_cast<unsigned char>(norm[i + 1])) << 8 |
-                  static_cast<std::uint32_t>(static_cast<unsigned char>(norm[i + 2])));
+  if (norm->back() != ' ') *norm += ' ';
+  out->clear();
+  for (std::size_t i = 0; i + 3 <= norm->size(); ++i) {
+    out->push_back(static_cast<std::uint32_t>(static_cast<unsigned char>((*norm)[i])) << 16 |
+                   static_cast<std::uint32_t>(static_cast<unsigned char>((*norm)[i + 1])) << 8 |
+                   static_cast<std::uint32_t>(static_cast<unsigned char>((*norm)[i + 2])));
   }
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
+  std::sort(out->begin(), out->end());
+  out->erase(std::unique(out->begin(), out->end()), out->end());
 }
 
 const std::vector<FeatureDef>& all_features() {
@@ -245,7 +245,9 @@ Status FeatureExtractor::extract(const QueryContext& query, std::span<const Cand
   int query_chars = 0;
   for (char c : query.text) query_chars += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
 
-  const std::vector<std::uint32_t> query_trigrams = char_trigrams(query.text);
+  std::string trigram_text;
+  std::vector<std::uint32_t> query_trigrams, title_trigrams;
+  char_trigrams(query.text, &trigram_text, &query_trigrams);
 
   std::array<float, kNumFeatures> all{};
   std::vector<std::uint8_t> covered(n_query * text::kNumFields);
@@ -327,14 +329,14 @@ Status FeatureExtractor::extract(const QueryContext& query, std::span<const Cand
     }
     all[kPhraseDescription] = phrase_in(sequence_of(text::Field::kDescription)) ? 1.0f : 0.0f;
     {
-      const std::vector<std::uint32_t> title = char_trigrams(document.title);
+      char_trigrams(document.title, &trigram_text, &title_trigrams);
       std::size_t shared = 0;
-      for (auto a = query_trigrams.begin(), b = title.begin(); a != query_trigrams.end() && b != title.end();) {
+      for (auto a = query_trigrams.begin(), b = title_trigrams.begin(); a != query_trigrams.end() && b != title_trigrams.end();) {
         if (*a < *b) ++a;
         else if (*b < *a) ++b;
         else ++shared, ++a, ++b;
       }
-      const std::size_t sizes = query_trigrams.size() + title.size();
+      const std::size_t sizes = query_trigrams.size() + title_trigrams.size();
       all[kCharTitleContainment] = query_trigrams.empty() ? 0.0f : static_cast<float>(shared) / static_cast<float>(query_trigrams.size());
       all[kCharTitleDice] = sizes == 0 ? 0.0f : 2.0f * static_cast<float>(shared) / static_cast<float>(sizes);
     }
