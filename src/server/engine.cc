@@ -168,6 +168,12 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& options, const
   auto engine = std::unique_ptr<Engine>(new Engine(options, context));
   // One load of the indexes and models; every pipeline shares them with its own connection.
   AISLE_ASSIGN_OR_RETURN(auto first, rank::SearchPipeline::open(options.data_dir, context));
+  AISLE_ASSIGN_OR_RETURN(engine->store_, store::Store::open(options.data_dir));
+  // The store is the source of truth: listings it holds that the lexical index lacks (a
+  // process killed between the store's commit and the index's) are indexed before serving.
+  retrieve::IndexUpdateReport caught_up;
+  AISLE_RETURN_IF_ERROR(retrieve::update_index(*engine->store_, context, options.data_dir, {}, &caught_up));
+  if (caught_up.added + caught_up.updated + caught_up.removed > 0) AISLE_RETURN_IF_ERROR(first->reload_lexical());
   engine->documents_ = first->catalog().index->stats().documents;
   engine->layers_ = rank::layers_json(*first);
   engine->layers_["policy"] = {
@@ -184,7 +190,6 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& options, const
   // classifier) takes one thread. Intra-op threads would only contend with the other requests
   // for the same cores (loading the models set torch's count from the Context).
   models::TextEncoder::set_threads(1);
-  AISLE_ASSIGN_OR_RETURN(engine->store_, store::Store::open(options.data_dir));
   // The memory index, caught up with events stored since it was saved.
   retrieve::MemoryBuildReport report;
   AISLE_ASSIGN_OR_RETURN(engine->memory_, rank::update_memory(*engine->store_, options.data_dir, false, context, &report, nullptr));

@@ -329,6 +329,29 @@ TEST_F(HttpTest, ABadDataDirectoryIsAnErrorAndAClickWithoutImpressionBricksNothi
   EXPECT_EQ(bias.impressions, 2);  // each click implies its impression
 }
 
+// A listing the store holds but the lexical index lacks (the process was killed between the
+// store's commit and the index's) is searchable once the server starts again.
+TEST_F(HttpTest, StartCatchesTheIndexUpWithTheStore) {
+  make_data_dir(dir_.path());
+  {
+    auto store = store::Store::open(dir_.path());
+    ASSERT_TRUE(store.is_ok());
+    io::ProductRecord p;
+    p.id = "LATE";
+    p.locale = "en";
+    p.title = "Quokka telescope";
+    auto run = (*store)->begin_run("api", "products", "catalog-jsonl");
+    ASSERT_TRUE((*store)->write_products(*run, std::vector<io::ProductRecord>{p}, 1).is_ok());
+  }
+  start({}, /*fresh=*/false);
+  auto c = client();
+  auto found = c.Get("/search?query=quokka%20telescope");
+  ASSERT_EQ(found->status, 200) << found->body;
+  ASSERT_EQ(json(found)["results"].size(), 1u) << found->body;
+  EXPECT_EQ(json(found)["results"][0]["product_id"], "LATE");
+  EXPECT_EQ(json(c.Get("/health"))["documents"], 25) << c.Get("/health")->body;
+}
+
 TEST_F(HttpTest, BadRequestsGetClearFourHundredsAndTheServerStaysUp) {
   ServeOptions serve;
   serve.max_body_bytes = 64 * 1024;

@@ -67,7 +67,10 @@ Reply error_reply(int http_status, std::string_view code, std::string_view messa
 
 class Engine {
  public:
-  // kNotFound when the data directory has no index (`aisle ingest`, `aisle index`).
+  // kNotFound when the data directory has no store or no index (`aisle ingest`, `aisle index`).
+  // Catches the lexical index up with the store first (retrieve::update_index: listings stored
+  // but not indexed when a process was killed); on a catalog already indexed this reads every
+  // listing once (0.9 s for Home Depot's 46,002).
   static Result<std::unique_ptr<Engine>> open(const EngineOptions& options, const Context& context);
   ~Engine();
 
