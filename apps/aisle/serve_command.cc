@@ -25,8 +25,13 @@ void on_stop_signal(int) {
 
 Result<std::string> read_key(const std::string& file) {
   if (file.empty()) {
+    // No key: writes are refused. A key, from either source, has the same minimum.
     const char* env = std::getenv("AISLE_API_KEY");
-    return std::string(env ? env : "");
+    const std::string key = env ? env : "";
+    if (!key.empty() && key.size() < 16) {
+      return Status::bad_input("the API key must be at least 16 characters", Where("", 0, "AISLE_API_KEY"));
+    }
+    return key;
   }
   std::ifstream in(file);
   if (!in) return Status::not_found("cannot read the API key file " + file, Where(file, 0, "--api-key-file"));

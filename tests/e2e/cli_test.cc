@@ -336,6 +336,16 @@ TEST(CliTest, ExitCodesAreMappedInOnePlace) {
   dir.write("junk/aisle.db", std::string(4096, 'x'));
   EXPECT_EQ(run_aisle({"stats", "--data-dir", (dir / "junk").string()}, dir).exit_code, 1);
   EXPECT_EQ(run_aisle({"--log-level", "loud", "stats", "--data-dir", data}, dir).exit_code, 2);
+  // The server: a data directory without a store is a clear error (it used to segfault); a
+  // key from the environment has the key file's minimum length.
+  RunResult no_store = run_aisle({"serve", "--data-dir", (dir / "nothing").string(), "--listen", "127.0.0.1:0"}, dir);
+  EXPECT_EQ(no_store.exit_code, 2);
+  EXPECT_NE(no_store.err.find("no store here"), std::string::npos) << no_store.err;
+  ::setenv("AISLE_API_KEY", "short", 1);
+  RunResult short_key = run_aisle({"serve", "--data-dir", data, "--listen", "127.0.0.1:0"}, dir);
+  ::unsetenv("AISLE_API_KEY");
+  EXPECT_EQ(short_key.exit_code, 2);
+  EXPECT_NE(short_key.err.find("AISLE_API_KEY: the API key must be at least 16 characters"), std::string::npos) << short_key.err;
 }
 
 std::int64_t count_rows(const std::string& db_path, const std::string& sql) {
