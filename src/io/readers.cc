@@ -14,6 +14,23 @@ namespace aisle::io {
 
 namespace {
 
+// A product id is what URLs (/products/ID) and results name: at most kMaxProductIdBytes, no
+// control characters, no '/'.
+constexpr std::size_t kMaxProductIdBytes = 256;
+Status check_product_id(std::string_view id, Where where) {
+  if (id.size() > kMaxProductIdBytes) {
+    return Status::bad_input(fmt::format("a product id is at most {} bytes (this one has {})", kMaxProductIdBytes, id.size()),
+                             std::move(where));
+  }
+  for (char c : id) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7F || c == '/') {
+      return Status::bad_input("a product id must not contain '/' or control characters", std::move(where));
+    }
+  }
+  return Status::ok();
+}
+
 // Upper bound of a displayed position; larger ones are data errors, not real ranks.
 constexpr double kMaxPosition = 1'000'000;
 
@@ -91,6 +108,7 @@ class CatalogJsonlReader final : public JsonlReader<ProductRecord> {
  protected:
   Status decode(JsonFields& fields, ProductRecord* out) override {
     AISLE_ASSIGN_OR_RETURN(out->id, fields.string("id", true));
+    AISLE_RETURN_IF_ERROR(check_product_id(out->id, fields.at("id")));
     AISLE_ASSIGN_OR_RETURN(std::string locale, fields.string("locale"));
     AISLE_ASSIGN_OR_RETURN(out->locale, locale_of(locale, options().default_locale, fields.at("locale")));
     AISLE_ASSIGN_OR_RETURN(out->title, fields.string("title", true));
@@ -140,6 +158,7 @@ class JudgmentsJsonlReader final : public JsonlReader<JudgmentRecord> {
     AISLE_ASSIGN_OR_RETURN(std::string locale, fields.string("locale"));
     AISLE_ASSIGN_OR_RETURN(out->locale, locale_of(locale, options().default_locale, fields.at("locale")));
     AISLE_ASSIGN_OR_RETURN(out->product_id, fields.string("product_id", true));
+    AISLE_RETURN_IF_ERROR(check_product_id(out->product_id, fields.at("product_id")));
     AISLE_RETURN_IF_ERROR(decode_grade_or_label(fields, out));
     AISLE_ASSIGN_OR_RETURN(out->split, fields.string("split"));
     if (out->split.empty()) out->split = options().default_split;
@@ -159,6 +178,7 @@ class EventsJsonlReader final : public JsonlReader<EventRecord> {
     AISLE_ASSIGN_OR_RETURN(std::string locale, fields.string("locale"));
     AISLE_ASSIGN_OR_RETURN(out->locale, locale_of(locale, options().default_locale, fields.at("locale")));
     AISLE_ASSIGN_OR_RETURN(out->product_id, fields.string("product_id", true));
+    AISLE_RETURN_IF_ERROR(check_product_id(out->product_id, fields.at("product_id")));
     AISLE_ASSIGN_OR_RETURN(std::string type, fields.string("type", true));
     auto parsed = parse_event_type(type);
     if (!parsed) {
@@ -345,6 +365,7 @@ class MappedProductReader final : public MappedCsvReader<ProductRecord> {
   Status decode(ProductRecord* out) override {
     out->id = get("id");
     AISLE_RETURN_IF_ERROR(require_non_empty("id", out->id));
+    AISLE_RETURN_IF_ERROR(check_product_id(out->id, at("id")));
     AISLE_RETURN_IF_ERROR(decode_product(out));
     AISLE_RETURN_IF_ERROR(require_non_empty("title", out->title));
     return Status::ok();
@@ -387,6 +408,7 @@ class MappedJudgmentReader final : public MappedCsvReader<JudgmentRecord> {
     }
     out->product_id = out->product ? out->product->id : get("product_id");
     AISLE_RETURN_IF_ERROR(require_non_empty("product_id", out->product_id));
+    AISLE_RETURN_IF_ERROR(check_product_id(out->product_id, at("product_id")));
     return Status::ok();
   }
 };

@@ -89,6 +89,13 @@ TEST(CatalogJsonlTest, EachBadRowGetsItsPreciseError) {
   EXPECT_EQ(catalog_error(R"({"id": "1", "title": "t", "price": -3})").to_string(),
             "c.jsonl:1:price: expected a number >= 0, found -3");
   EXPECT_EQ(catalog_error(R"({"title": "no id"})").to_string(), "c.jsonl:1:id: missing required key");
+  // An id is what /products/ID names: no '/', no control characters, at most 256 bytes.
+  EXPECT_EQ(catalog_error(R"({"id": "a/b", "title": "t"})").to_string(),
+            "c.jsonl:1:id: a product id must not contain '/' or control characters");
+  EXPECT_EQ(catalog_error(R"({"id": "a\tb", "title": "t"})").where().field, "id");
+  EXPECT_EQ(catalog_error("{\"id\": \"" + std::string(257, 'x') + "\", \"title\": \"t\"}").to_string(),
+            "c.jsonl:1:id: a product id is at most 256 bytes (this one has 257)");
+  EXPECT_TRUE(catalog_error("{\"id\": \"" + std::string(256, 'x') + "\", \"title\": \"t\"}").is_ok());
   EXPECT_EQ(catalog_error(R"({"id": "1", "title": ""})").to_string(),
             "c.jsonl:1:title: expected a non-empty string, found an empty one");
   EXPECT_EQ(catalog_error(R"({"id": "1", "title": "t", "bullets": [1]})").where().field, "bullets");

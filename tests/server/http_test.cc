@@ -381,6 +381,8 @@ TEST_F(HttpTest, BadRequestsGetClearFourHundredsAndTheServerStaysUp) {
       {"/events", "{\"events\": []}", 400, "events"},
       {"/products", "[{\"id\": \"X\", \"title\": \"t\", \"price\": \"cheap\"}]", 400, "body:1:price"},
       {"/products", "[{\"id\": \"X\", \"title\": \"t\", \"price\": 1e400}]", 400, "body"},
+      {"/products", "[{\"id\": \"a/b\", \"title\": \"t\"}]", 400, "body:1:id"},  // never readable at /products/ID
+      {"/products", "[{\"id\": \"" + std::string(1000, 'x') + "\", \"title\": \"t\"}]", 400, "body:1:id"},
       {"/classify", "{\"product_id\": \"P1\"}", 400, "query"},
   };
   for (const Case& test : cases) {
