@@ -1,4 +1,5 @@
 // aisle serve: the HTTP JSON API and the search page (server/http.h).
+#include <charconv>
 #include <signal.h>
 #include <unistd.h>
 
@@ -73,11 +74,14 @@ Command add_serve(CLI::App& app) {
     if (colon == std::string::npos) return Status::bad_input("expected HOST:PORT, found " + args->listen, Where("", 0, "--listen"));
     server::ServeOptions serve = args->serve;
     serve.host = args->listen.substr(0, colon);
-    try {
-      serve.port = std::stoi(args->listen.substr(colon + 1));
-    } catch (const std::exception&) {
-      return Status::bad_input("expected a port number in " + args->listen, Where("", 0, "--listen"));
+    // A port is 0..65535 in decimal digits only ("99999" would wrap, "8080x" is a typo).
+    const std::string digits = args->listen.substr(colon + 1);
+    int value = -1;
+    const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    if (digits.empty() || error != std::errc() || end != digits.data() + digits.size() || value < 0 || value > 65535) {
+      return Status::bad_input("expected a port number 0..65535 in " + args->listen, Where("", 0, "--listen"));
     }
+    serve.port = value;
     AISLE_ASSIGN_OR_RETURN(serve.api_key, read_key(args->key_file));
     server::EngineOptions engine_options = args->engine;
     engine_options.data_dir = args->data_dir;

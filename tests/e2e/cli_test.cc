@@ -341,6 +341,11 @@ TEST(CliTest, ExitCodesAreMappedInOnePlace) {
   RunResult no_store = run_aisle({"serve", "--data-dir", (dir / "nothing").string(), "--listen", "127.0.0.1:0"}, dir);
   EXPECT_EQ(no_store.exit_code, 2);
   EXPECT_NE(no_store.err.find("no store here"), std::string::npos) << no_store.err;
+  for (const char* listen : {"127.0.0.1:99999", "127.0.0.1:-1", "127.0.0.1:80x"}) {
+    RunResult bad_port = run_aisle({"serve", "--data-dir", data, "--listen", listen}, dir);
+    EXPECT_EQ(bad_port.exit_code, 2) << listen;
+    EXPECT_NE(bad_port.err.find("--listen: expected a port number 0..65535"), std::string::npos) << bad_port.err;
+  }
   ::setenv("AISLE_API_KEY", "short", 1);
   RunResult short_key = run_aisle({"serve", "--data-dir", data, "--listen", "127.0.0.1:0"}, dir);
   ::unsetenv("AISLE_API_KEY");
