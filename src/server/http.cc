@@ -2,6 +2,7 @@
 #include "aisle/server/http.h"
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -171,6 +172,9 @@ struct HttpServer::Impl {
   ServeOptions options;
   httplib::Server http;
   int port = 0;
+  // stop() may come before serve() listens (a signal right after bind, a test that stops at
+  // once): serve() then returns without listening, or stop() waits until it listens.
+  std::atomic<bool> stop_requested{false}, serving{false}, served{false};
 
   struct RouteStats {
     std::map<int, std::int64_t> by_status;
@@ -381,12 +385,24 @@ Result<int> HttpServer::bind() {
 
 Status HttpServer::serve() {
   if (impl_->port == 0) return Status::internal("serve() before bind()");
-  if (!impl_->http.listen_after_bind()) return Status::io_error("the HTTP server stopped with an error");
+  impl_->serving.store(true);
+  const bool listened = impl_->stop_requested.load() || impl_->http.listen_after_bind();
+  impl_->served.store(true);
+  if (!listened) return Status::io_error("the HTTP server stopped with an error");
   return Status::ok();
 }
 
 void HttpServer::stop() {
-  if (impl_->http.is_running()) impl_->http.stop();
+  impl_->stop_requested.store(true);
+  // serve() has not started (it will see the request), has returned, or is about to listen:
+  // wait for the listening loop and stop it.
+  while (impl_->serving.load() && !impl_->served.load()) {
+    if (impl_->http.is_running()) {
+      impl_->http.stop();
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 std::string HttpServer::metrics_text() { return impl_->metrics_text(); }

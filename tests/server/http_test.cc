@@ -352,6 +352,16 @@ TEST_F(HttpTest, StartCatchesTheIndexUpWithTheStore) {
   EXPECT_EQ(json(c.Get("/health"))["documents"], 25) << c.Get("/health")->body;
 }
 
+// stop() right after the serving thread starts, before any request: serve() returns (it used
+// to listen on forever when stop() came before it listened, and the join hung).
+TEST_F(HttpTest, StopRightAfterStartEndsServing) {
+  for (int i = 0; i < 20; ++i) {
+    start({}, /*fresh=*/i == 0);
+    stop();
+    EXPECT_TRUE(served_.is_ok()) << served_.to_string();
+  }
+}
+
 TEST_F(HttpTest, BadRequestsGetClearFourHundredsAndTheServerStaysUp) {
   ServeOptions serve;
   serve.max_body_bytes = 64 * 1024;

@@ -51,6 +51,8 @@ class HttpServer {
   Result<int> bind();
   // Serves until stop(); returns when the last in-flight request is done.
   Status serve();
+  // From any thread, before or during serve(): serve() returns (at once when it has not begun
+  // listening yet).
   void stop();
 
   // The Prometheus text of /metrics.
