@@ -20,8 +20,9 @@ packages=(
   libtorch-dev libgloo-dev libopenblas0-openmp libhnswlib-dev libfaiss-dev
   # rank: LambdaMART through the XGBoost C API (the xgboost package carries the CMake config)
   libxgboost-dev xgboost
-  # server: HTTP; the page's end-to-end test drives Debian's Chromium
-  libcpp-httplib-dev chromium
+  # server: HTTP on Boost.Beast/Asio (header-only); cpp-httplib as the independent client of
+  # the tests and `aisle bench serve`; the page's end-to-end test drives Debian's Chromium
+  libboost1.81-dev libcpp-httplib-dev chromium
   # peers measured side by side in evaluations and benchmarks
   libxapian-dev
   # tests and benchmarks

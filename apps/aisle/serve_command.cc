@@ -60,12 +60,19 @@ Command add_serve(CLI::App& app) {
                  "File holding the API key for write endpoints (default: the AISLE_API_KEY environment variable; "
                  "without a key, writes are refused)");
   app.add_flag("--key-reads", args->serve.key_reads, "Require the API key for reads too");
-  app.add_option("--workers", args->serve.threads, "Worker threads (connections served at once)")
+  app.add_option("--workers", args->serve.threads, "Worker threads (searches and writes run at once)")
       ->capture_default_str()->check(CLI::Range(1, 1024));
+  app.add_option("--io-threads", args->serve.io_threads, "Event-loop threads (sockets, parsing, deadlines)")
+      ->capture_default_str()->check(CLI::Range(1, 64));
+  app.add_option("--max-connections", args->serve.max_connections, "Open connections at most (a new one beyond gets 503)")
+      ->capture_default_str()->check(CLI::Range(1, 1000000));
+  app.add_option("--io-timeout", args->serve.io_timeout_s,
+                 "Seconds a request (header and body) may take to arrive, and an idle connection may stay open")
+      ->capture_default_str()->check(CLI::Range(1, 3600));
   app.add_option("--pipelines", args->engine.pipelines, "Searches run at once (one pipeline each)")
       ->capture_default_str()->check(CLI::Range(1, 256));
   app.add_option("--max-body", args->serve.max_body_bytes, "Largest request body in bytes (413 beyond)")->capture_default_str();
-  app.add_option("--queue-wait-ms", args->serve.queue_wait_ms, "A connection queued longer than this gets 429")
+  app.add_option("--queue-wait-ms", args->serve.queue_wait_ms, "A request that waited longer than this for a worker gets 429")
       ->capture_default_str();
   app.add_option("--feedback-window", args->feedback_window_s, "Seconds a search waits for feedback before the policy learns from it")
       ->capture_default_str()->check(CLI::Range(1, 7 * 86400));
