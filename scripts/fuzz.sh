@@ -27,6 +27,11 @@ for binary in build-fuzz/fuzz/fuzz_*; do
   target=$(basename "$binary" | sed 's/^fuzz_//')
   corpus="build-fuzz/corpus/$target"
   mkdir -p "$corpus"
+  if [ "$target" = http ]; then  # seeds: a plain, a chunked and a pipelined request (first byte: default limits)
+    printf '\0GET /search?query=red+shoes&filter=brand%%3DNike HTTP/1.1\r\nHost: a\r\n\r\n' > "$corpus/seed-get"
+    printf '\0POST /events HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n' > "$corpus/seed-chunked"
+    printf '\1GET /health HTTP/1.1\r\nHost: a\r\n\r\nPOST /search HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}' > "$corpus/seed-pipelined"
+  fi
   for seed in $(seed_for "$target"); do
     # The first byte selects the reader options (see fuzz/reader_fuzz.cc); 0 = defaults.
     { printf '\0'; cat "$seed"; } > "$corpus/seed-$(basename "$seed")"
