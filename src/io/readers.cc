@@ -213,7 +213,7 @@ class EventsJsonlReader final : public JsonlReader<EventRecord> {
                                  fields.at("ts"));
       }
       out->ts_ms = static_cast<std::int64_t>(std::llround(**seconds * 1000.0));
-      return Status::ok();
+      return check_not_future(fields, out->ts_ms);
     }
     AISLE_ASSIGN_OR_RETURN(std::string text, fields.string("ts", true));
     auto ms = parse_timestamp_ms(text);
@@ -224,7 +224,15 @@ class EventsJsonlReader final : public JsonlReader<EventRecord> {
           fields.at("ts"));
     }
     out->ts_ms = *ms;
-    return Status::ok();
+    return check_not_future(fields, out->ts_ms);
+  }
+
+  static Status check_not_future(JsonFields& fields, std::int64_t ts_ms) {
+    const std::int64_t latest = latest_event_ts_ms();
+    if (ts_ms <= latest) return Status::ok();
+    return Status::bad_input(errors::expected_found(fmt::format("a time at most one day after now (Unix seconds <= {})", latest / 1000),
+                                                    fmt::format("Unix seconds {}", ts_ms / 1000)),
+                             fields.at("ts"));
   }
 };
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <chrono>
 
 namespace aisle::io {
 
@@ -88,6 +89,11 @@ bool read_digits(std::string_view text, std::size_t* pos, std::size_t count, int
   return true;
 }
 }  // namespace
+
+std::int64_t latest_event_ts_ms() {
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch());
+  return now.count() + kMaxEventFutureMs;
+}
 
 std::optional<std::int64_t> parse_timestamp_ms(std::string_view text) {
   std::size_t pos = 0;

@@ -269,10 +269,13 @@ std::vector<std::string> candidate_queries(text::Analyzer& analyzer, const text:
 Status add_stored_events(store::Store& store, MemoryIndex* index, MemoryBuildReport* report) {
   std::unordered_map<std::string, std::unique_ptr<text::Analyzer>> analyzers;
   std::unordered_map<std::string, std::string> keys;  // "locale\tquery" -> memory key
+  // Stores written before the readers refused far-future times may hold some: one such event
+  // would rescale every other score to zero, so the index leaves them out.
+  const std::int64_t latest = io::latest_event_ts_ms();
   return store.for_each_event(index->last_event_id(), [&](store::StoredEvent&& event) -> Status {
     ++report->events_read;
     index->set_last_event_id(event.event_id);
-    if (event.query.empty() || !event.product) {
+    if (event.query.empty() || !event.product || event.ts_ms > latest) {
       ++report->events_skipped;
       return Status::ok();
     }

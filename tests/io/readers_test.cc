@@ -262,17 +262,36 @@ TEST(EventsTest, BadEvents) {
                     R"({"ts": "yesterday", "session": "s", "product_id": "P", "type": "click"})" "\n"
                     R"({"ts": 1, "session": "s", "product_id": "P", "type": "like"})" "\n"
                     R"({"ts": 1, "session": "s", "product_id": "P", "type": "click", "position": 1e12})" "\n"
-                    R"({"ts": 1, "session": "s", "product_id": "P", "type": "click", "position": 0})" "\n"),
+                    R"({"ts": 1, "session": "s", "product_id": "P", "type": "click", "position": 0})" "\n"
+                    R"({"ts": "9999-12-31T00:00:00Z", "session": "s", "product_id": "P", "type": "click"})" "\n"
+                    R"({"ts": 253402214400, "session": "s", "product_id": "P", "type": "click"})" "\n"),
       options);
   std::vector<Status> errors;
   auto events = read_all<EventReader, EventRecord>(**reader, &errors);
   EXPECT_TRUE(events.empty());
-  ASSERT_EQ(errors.size(), 4u);
+  ASSERT_EQ(errors.size(), 6u);
+  // Far-future times (ISO and Unix seconds) would outweigh every real event: refused.
+  EXPECT_EQ(errors[4].where().to_string(), "e.jsonl:5:ts");
+  EXPECT_EQ(errors[5].where().to_string(), "e.jsonl:6:ts");
+  EXPECT_NE(errors[5].message().find("at most one day after now"), std::string::npos);
   EXPECT_EQ(errors[0].where().to_string(), "e.jsonl:1:ts");
   EXPECT_EQ(errors[1].to_string(),
             "e.jsonl:2:type: expected an event type (impression, click, add_to_cart, purchase), found \"like\"");
   EXPECT_EQ(errors[2].where().to_string(), "e.jsonl:3:position");
   EXPECT_EQ(errors[3].where().to_string(), "e.jsonl:4:position");
+}
+
+TEST(EventsTest, AcceptsTimesUpToADayAhead) {
+  ReaderOptions options;
+  options.format = Format::kEventsJsonl;
+  const std::int64_t in_an_hour = (latest_event_ts_ms() - kMaxEventFutureMs) / 1000 + 3600;
+  auto reader = open_event_reader(
+      memory_source("e.jsonl", R"({"ts": )" + std::to_string(in_an_hour) + R"(, "session": "s", "product_id": "P", "type": "click"})" "\n"),
+      options);
+  std::vector<Status> errors;
+  auto events = read_all<EventReader, EventRecord>(**reader, &errors);
+  EXPECT_TRUE(errors.empty());
+  ASSERT_EQ(events.size(), 1u);  // clock skew of an hour is fine
 }
 
 TEST(TimestampTest, ParsesIsoForms) {

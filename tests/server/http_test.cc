@@ -390,6 +390,8 @@ TEST_F(HttpTest, BadRequestsGetClearFourHundredsAndTheServerStaysUp) {
       {"/events", "{\"events\": [{\"ts\": 1, \"session\": \"s\", \"product_id\": \"P1\", \"type\": \"click\", \"colour\": 1}]}", 400, "body:1:colour"},
       {"/events", "{\"events\": [{\"ts\": 1, \"product_id\": \"P1\", \"type\": \"click\", \"search_id\": 7}]}", 400, "body:1:search_id"},
       {"/events", "{\"events\": []}", 400, "events"},
+      // A far-future time (year 9999) would outweigh every real event in the memory index.
+      {"/events", "{\"events\": [{\"ts\": 253402214400, \"session\": \"s\", \"product_id\": \"P1\", \"type\": \"click\"}]}", 400, "body:1:ts"},
       {"/products", "[{\"id\": \"X\", \"title\": \"t\", \"price\": \"cheap\"}]", 400, "body:1:price"},
       {"/products", "[{\"id\": \"X\", \"title\": \"t\", \"price\": 1e400}]", 400, "body"},
       {"/products", "[{\"id\": \"a/b\", \"title\": \"t\"}]", 400, "body:1:id"},  // never readable at /products/ID
@@ -704,7 +706,7 @@ TEST_F(HttpTest, SoakOfConcurrentWritesAndReadsLosesNoAcknowledgedEventAndNoFive
         for (int i = 0; i < n; ++i) {
           // Distinct times: the store ignores exact duplicates.
           events += (i ? "," : "") + event("P" + std::to_string((w * 7 + i) % 24), i % 2 ? "click" : "impression", "",
-                                           1795341600 + w * 10000000 + batch * 10 + i);
+                                           1795341600 - w * 10000000 - batch * 10 - i);
         }
         events += "]}";
         auto reply = c.Post("/events", httplib::Headers{{"X-API-Key", kKey}}, events, "application/json");

@@ -73,6 +73,13 @@ struct EventRecord {
   Where where;
 };
 
+// Events may be at most this far after the reading machine's clock (clock skew); later ones are
+// refused by every reader (a far-future time would outweigh every real event in the decayed
+// memory index). Earlier times are fine: logs are replayed.
+inline constexpr std::int64_t kMaxEventFutureMs = 24LL * 3600 * 1000;
+// The latest event time accepted now: the clock plus kMaxEventFutureMs.
+std::int64_t latest_event_ts_ms();
+
 // Parses an ISO-8601 UTC or offset timestamp ("2026-11-01T10:00:00Z",
 // "2026-11-01T10:00:00.250+01:00", "2026-11-01 10:00:00" taken as UTC) to Unix ms.
 std::optional<std::int64_t> parse_timestamp_ms(std::string_view text);

@@ -126,7 +126,7 @@ std::vector<std::string> candidate_queries(text::Analyzer& analyzer, const text:
 
 struct MemoryBuildReport {
   std::int64_t events_read = 0;
-  std::int64_t events_skipped = 0;  // no query, or a product not in the catalog
+  std::int64_t events_skipped = 0;  // no query, a product not in the catalog, or a time more than a day ahead
   std::int64_t predicted = 0;       // predicted entries added
   bool created = false;
   double seconds = 0;
