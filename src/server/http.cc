@@ -159,10 +159,15 @@ std::string allow_header(const std::vector<const Route*>& routes) {
 class WorkerPool {
  public:
   using Job = std::function<void(Clock::duration waited)>;
-  WorkerPool(int threads, std::size_t max_queue) : max_queue_(max_queue) {
+  explicit WorkerPool(std::size_t max_queue) : max_queue_(max_queue) {}
+  ~WorkerPool() { shutdown(); }
+
+  // Starts the threads (from serve(), so that they inherit its thread's CPU affinity).
+  void start(int threads) {
+    std::lock_guard lock(mutex_);
+    if (stopping_ || !workers_.empty()) return;
     for (int i = 0; i < threads; ++i) workers_.emplace_back([this] { work(); });
   }
-  ~WorkerPool() { shutdown(); }
 
   // False when the queue is full or the pool is stopping: the caller answers 503.
   bool submit(Job job) {
@@ -283,7 +288,7 @@ struct ServerCore {
         io(std::max(1, o.io_threads)),
         acceptor(net::make_strand(io)),
         accept_retry(acceptor.get_executor()),
-        workers(std::max(1, o.threads), o.max_queue) {
+        workers(o.max_queue) {
     std::random_device random;
     id_prefix = fmt::format("{:08x}", random());
     routes_setup();
@@ -747,6 +752,7 @@ Result<int> HttpServer::bind() {
 Status HttpServer::serve() {
   if (impl_->port == 0) return Status::internal("serve() before bind()");
   if (impl_->stopping) return Status::ok();
+  impl_->workers.start(std::max(1, impl_->options.threads));
   net::post(impl_->acceptor.get_executor(), [impl = impl_.get()] {
     if (!impl->stopping) impl->accept();
   });
