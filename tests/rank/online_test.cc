@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include <thread>
 
 #include <map>
@@ -209,6 +211,78 @@ TEST_F(OnlineTest, FeedbackOnASearchUpdatesThePolicyOnceItSettles) {
   auto next_again = (*again)->choose(*pipeline_, "garden hose", "en", nullptr, kT0 + 2000);
   ASSERT_TRUE(next.is_ok() && next_again.is_ok());
   EXPECT_EQ(next->action.describe(), next_again->action.describe());
+}
+
+// A process killed with -9 runs no save(): the journal alone must carry the updates.
+TEST_F(OnlineTest, UpdatesSurviveAKillThroughTheJournal) {
+  OnlineOptions options;
+  options.feedback_window_ms = 1000;
+  options.save_every = 0;  // policy.json only from save()
+  auto settle_searches = [&](OnlinePolicy& online, const std::vector<std::string>& queries, std::int64_t at) {
+    for (const std::string& query : queries) {
+      auto decision = online.choose(*pipeline_, query, "en", nullptr, at);
+      ASSERT_TRUE(decision.is_ok());
+      PipelineOptions search;
+      search.action = decision->action;
+      search.now_ms = at;
+      auto result = pipeline_->search(query, search);
+      ASSERT_TRUE(result.is_ok());
+      online.record(*decision, *result, at);
+      if (!result->hits.empty()) online.reward(decision->search_id, result->hits[0].product, io::EventType::kAddToCart);
+    }
+    ASSERT_TRUE(online.settle(at + 1000, false).is_ok());
+  };
+  {
+    auto online = OnlinePolicy::open(dir_.path(), options, 7);
+    ASSERT_TRUE(online.is_ok());
+    settle_searches(**online, {"desk lamp", "garden hose", "yoga mat"}, kT0);
+    EXPECT_EQ((*online)->stats().updates, 3);
+    EXPECT_FALSE(std::filesystem::exists(policy_path(dir_.path())));
+    // Destroyed without save(), as a kill would leave it.
+  }
+  auto reopened = OnlinePolicy::open(dir_.path(), options, 7);
+  ASSERT_TRUE(reopened.is_ok()) << reopened.status().to_string();
+  EXPECT_EQ((*reopened)->stats().updates, 3);
+
+  // It learned exactly what a policy that never stopped learned from the same searches (the
+  // arms' statistics; the exploration RNG restarts from the seed).
+  auto live = OnlinePolicy::open(dir_.path() / "elsewhere", options, 7);
+  ASSERT_TRUE(live.is_ok());
+  settle_searches(**live, {"desk lamp", "garden hose", "yoga mat"}, kT0);
+  ASSERT_TRUE((*live)->save().is_ok());
+  auto learned = [](const std::filesystem::path& file) {
+    std::ifstream in(file);
+    nlohmann::json state = nlohmann::json::parse(in, nullptr, false);
+    state.erase("rng");
+    return state;
+  };
+  const nlohmann::json expected = learned(policy_path(dir_.path() / "elsewhere"));
+  EXPECT_EQ(expected["updates"], 3);
+
+  // save() empties the journal; a kill between writing policy.json and emptying it leaves
+  // entries the policy already has: they are skipped by sequence number, not applied twice.
+  const auto journal = policy_journal_path(dir_.path());
+  std::filesystem::copy_file(journal, dir_.path() / "journal.copy");
+  ASSERT_TRUE((*reopened)->save().is_ok());
+  EXPECT_TRUE(!std::filesystem::exists(journal) || std::filesystem::file_size(journal) == 0);
+  EXPECT_EQ(learned(policy_path(dir_.path())), expected);
+  std::filesystem::copy_file(dir_.path() / "journal.copy", journal, std::filesystem::copy_options::overwrite_existing);
+  {
+    std::ofstream torn(journal, std::ios::app);
+    torn << R"({"seq": 4, "signals": {"locale": "en")";  // a kill mid-write
+  }
+  auto after_save = OnlinePolicy::open(dir_.path(), options, 7);
+  ASSERT_TRUE(after_save.is_ok()) << after_save.status().to_string();
+  EXPECT_EQ((*after_save)->stats().updates, 3);
+
+  // Damage before the last line is an error naming the line.
+  {
+    std::ofstream damaged(journal, std::ios::trunc);
+    damaged << "not json\n" << R"({"seq": 9})" << "\n";
+  }
+  auto bad = OnlinePolicy::open(dir_.path(), options, 7);
+  ASSERT_FALSE(bad.is_ok());
+  EXPECT_EQ(bad.status().where().to_string(), journal.string() + ":1");
 }
 
 }  // namespace

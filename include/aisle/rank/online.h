@@ -10,7 +10,12 @@
 // is feedback_window_ms old: settle() then updates the policy with it (a search nobody engaged
 // with is a zero reward, which is what teaches the policy that an action does not pay). The
 // policy's state is saved to <data_dir>/index/policy.json every save_every updates and by
-// save(); open() continues from it.
+// save(); between saves every update is appended to <data_dir>/index/policy.journal (one JSON
+// line: the update's sequence number, signals, action and rewards) as it is applied, so a
+// process killed with -9 loses none (the journal is written, not fsynced, per settle: a power
+// cut may lose the last updates, policy.json is fsynced). open() loads policy.json and replays
+// the journal's later updates; save() empties the journal. Searches still awaiting feedback
+// are in memory only: a restart forgets them (their later events reward nothing).
 //
 // Thread-safe: every method takes one internal mutex (choose() is a few hundred arm
 // evaluations; the search itself runs outside the lock).
@@ -37,6 +42,7 @@
 namespace aisle::rank {
 
 std::filesystem::path policy_path(const std::filesystem::path& data_dir);
+std::filesystem::path policy_journal_path(const std::filesystem::path& data_dir);
 
 struct OnlineOptions {
   retrieve::PolicyConfig policy;  // for a new policy (a saved one keeps its own)
@@ -63,7 +69,9 @@ struct OnlineStats {
 class OnlinePolicy {
  public:
   // Loads <data_dir>/index/policy.json, or creates a policy from options.policy (seeded by
-  // `seed`) when there is none. kCorruption naming a bad file.
+  // `seed`) when there is none, then replays the journal's updates that policy.json lacks.
+  // kCorruption naming a bad file (file:line for the journal; a torn last line, from a process
+  // killed mid-write, is ignored).
   static Result<std::unique_ptr<OnlinePolicy>> open(const std::filesystem::path& data_dir, const OnlineOptions& options,
                                                     std::uint64_t seed);
   ~OnlinePolicy();
@@ -98,6 +106,7 @@ class OnlinePolicy {
   OnlinePolicy(std::filesystem::path data_dir, const OnlineOptions& options, std::unique_ptr<retrieve::Policy> policy,
                std::uint64_t seed);
   Status save_locked();
+  Status append_journal_locked(const std::string& lines);
 
   std::filesystem::path data_dir_;
   OnlineOptions options_;
@@ -110,6 +119,7 @@ class OnlinePolicy {
   std::unordered_map<std::string, std::array<int, retrieve::kNumStrategies>> last_counts_;
   OnlineStats stats_;
   std::int64_t saved_updates_ = 0;
+  int journal_fd_ = -1;  // open for appending once the first update is journaled
 };
 
 }  // namespace aisle::rank
