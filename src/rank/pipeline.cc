@@ -408,6 +408,11 @@ Status SearchPipeline::upserted(std::span<const store::Product> products, const 
   return vectors_->upsert(documents, context);
 }
 
+Result<std::size_t> SearchPipeline::catch_up_vectors(const Context& context) {
+  if (!vectors_) return std::size_t{0};
+  return vectors_->catch_up(*store_, context);
+}
+
 Status SearchPipeline::save_vectors() const {
   if (!vectors_) return Status::ok();
   return vectors_->save(data_dir_);

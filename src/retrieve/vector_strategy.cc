@@ -3,9 +3,13 @@
 #include <algorithm>
 #include <bit>
 #include <chrono>
+#include <cstring>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <unordered_map>
 
+#include "aisle/core/files.h"
 #include "aisle/retrieve/lexical.h"
 
 namespace aisle::retrieve {
@@ -26,6 +30,7 @@ float esci_grade(const std::string& label) {
 
 std::filesystem::path encoder_path(const std::filesystem::path& data_dir) { return data_dir / "models" / "encoder.bin"; }
 std::filesystem::path vector_index_path(const std::filesystem::path& data_dir) { return data_dir / "index" / "vectors"; }
+std::filesystem::path vector_versions_path(const std::filesystem::path& data_dir) { return data_dir / "index" / "vectors.versions"; }
 
 Result<std::vector<GradedPair>> graded_pairs_from_store(store::Store& store, TrainingSetReport* report) {
   std::vector<store::StoredJudgment> judgments;
@@ -120,6 +125,55 @@ std::vector<vector::VectorItem> vector_items(std::span<const text::Document> doc
   return items;
 }
 
+// The versions file: "AISLEVV1", u64 count, count x (u32 product, u64 version) in product
+// order, u64 checksum64 of everything before it; little-endian.
+constexpr char kVersionsMagic[8] = {'A', 'I', 'S', 'L', 'E', 'V', 'V', '1'};
+
+template <typename T>
+void put(std::vector<std::uint8_t>* out, T value) {
+  const auto* bytes = reinterpret_cast<const std::uint8_t*>(&value);
+  out->insert(out->end(), bytes, bytes + sizeof(T));
+}
+
+Status save_versions(const std::filesystem::path& path, const std::unordered_map<std::uint32_t, std::uint64_t>& versions) {
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> sorted(versions.begin(), versions.end());
+  std::sort(sorted.begin(), sorted.end());
+  std::vector<std::uint8_t> bytes(kVersionsMagic, kVersionsMagic + 8);
+  put<std::uint64_t>(&bytes, sorted.size());
+  for (const auto& [product, version] : sorted) {
+    put<std::uint32_t>(&bytes, product);
+    put<std::uint64_t>(&bytes, version);
+  }
+  put<std::uint64_t>(&bytes, checksum64(bytes));
+  return write_file_atomically(path, bytes);
+}
+
+// kNotFound when there is no file; kCorruption naming it when it is damaged.
+Result<std::unordered_map<std::uint32_t, std::uint64_t>> load_versions(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::not_found("no " + path.string());
+  std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto corrupt = [&](const std::string& why) {
+    return Status::corruption(path.string() + ": " + why + " (run `aisle index` to rebuild the vectors)");
+  };
+  if (bytes.size() < 24 || !std::equal(kVersionsMagic, kVersionsMagic + 8, bytes.begin())) return corrupt("not a versions file");
+  std::uint64_t count = 0, stored = 0;
+  std::memcpy(&count, bytes.data() + 8, 8);
+  if (count > (bytes.size() - 24) / 12 || bytes.size() != 24 + count * 12) return corrupt("truncated or of the wrong size");
+  std::memcpy(&stored, bytes.data() + bytes.size() - 8, 8);
+  if (stored != checksum64(std::span<const std::uint8_t>(bytes.data(), bytes.size() - 8))) return corrupt("checksum mismatch");
+  std::unordered_map<std::uint32_t, std::uint64_t> versions;
+  versions.reserve(count);
+  for (std::uint64_t i = 0; i < count; ++i) {
+    std::uint32_t product = 0;
+    std::uint64_t version = 0;
+    std::memcpy(&product, bytes.data() + 16 + i * 12, 4);
+    std::memcpy(&version, bytes.data() + 20 + i * 12, 8);
+    versions[product] = version;
+  }
+  return versions;
+}
+
 }  // namespace
 
 Status build_vector_index(store::Store& store, const models::TextEncoder& encoder, const Context& context,
@@ -142,6 +196,9 @@ Status build_vector_index(store::Store& store, const models::TextEncoder& encode
       vector_items(documents, vectors, static_cast<std::size_t>(encoder.dim()), &categories);
   AISLE_RETURN_IF_ERROR(index->add(items, context));
   AISLE_RETURN_IF_ERROR(index->save(vector_index_path(data_dir)));
+  std::unordered_map<std::uint32_t, std::uint64_t> versions;
+  for (const text::Document& document : documents) versions[document.product.value()] = document.version;
+  AISLE_RETURN_IF_ERROR(save_versions(vector_versions_path(data_dir), versions));
   report->build_seconds = seconds_since(start);
   report->products = static_cast<std::int64_t>(documents.size());
   return Status::ok();
@@ -161,7 +218,15 @@ Result<std::unique_ptr<VectorStrategy>> VectorStrategy::open(const std::filesyst
                               ") do not come from this encoder (dimension " + std::to_string(encoder->dim()) +
                               "); run `aisle index`");
   }
-  return std::make_unique<VectorStrategy>(std::move(encoder), std::move(index));
+  auto strategy = std::make_unique<VectorStrategy>(std::move(encoder), std::move(index));
+  auto versions = load_versions(vector_versions_path(data_dir));
+  if (versions.is_ok()) {
+    strategy->versions_ = std::move(*versions);
+    strategy->versions_known_ = true;
+  } else if (versions.status().code() != StatusCode::kNotFound) {
+    return versions.status();
+  }
+  return strategy;
 }
 
 Result<std::vector<vector::Neighbor>> VectorStrategy::search(std::string_view query, std::string_view locale,
@@ -183,11 +248,37 @@ Status VectorStrategy::upsert(std::span<const text::Document> documents, const C
   for (std::size_t at = 0; at < items.size(); at += kChunk) {
     AISLE_RETURN_IF_ERROR(index_->add(std::span<const vector::VectorItem>(items).subspan(at, std::min(kChunk, items.size() - at)), context));
   }
+  std::lock_guard lock(versions_mutex_);
+  for (const text::Document& document : documents) versions_[document.product.value()] = document.version;
   return Status::ok();
 }
 
 Status VectorStrategy::save(const std::filesystem::path& data_dir) const {
-  return index_->save(vector_index_path(data_dir));
+  AISLE_RETURN_IF_ERROR(index_->save(vector_index_path(data_dir)));
+  std::lock_guard lock(versions_mutex_);
+  return save_versions(vector_versions_path(data_dir), versions_);
+}
+
+Result<std::size_t> VectorStrategy::catch_up(store::Store& store, const Context& context) {
+  std::vector<text::Document> stale;
+  {
+    std::lock_guard lock(versions_mutex_);
+    AISLE_RETURN_IF_ERROR(store.for_each_product([&](store::Product&& product) {
+      text::Document document = to_document(product);
+      bool current = index_->contains(product.id);
+      if (current && versions_known_) {
+        auto found = versions_.find(product.id.value());
+        current = found != versions_.end() && found->second == document.version;
+      } else if (current) {
+        versions_[product.id.value()] = document.version;  // no versions file yet: taken as current
+      }
+      if (!current) stale.push_back(std::move(document));
+      return Status::ok();
+    }));
+    versions_known_ = true;
+  }
+  AISLE_RETURN_IF_ERROR(upsert(stale, context));
+  return stale.size();
 }
 
 std::string strategy_names(std::uint32_t found_by) {

@@ -174,6 +174,9 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& options, const
   retrieve::IndexUpdateReport caught_up;
   AISLE_RETURN_IF_ERROR(retrieve::update_index(*engine->store_, context, options.data_dir, {}, &caught_up));
   if (caught_up.added + caught_up.updated + caught_up.removed > 0) AISLE_RETURN_IF_ERROR(first->reload_lexical());
+  // Likewise the vectors: those upserted since the last save died with a killed process.
+  AISLE_ASSIGN_OR_RETURN(const std::size_t embedded, first->catch_up_vectors(context));
+  if (embedded > 0) AISLE_RETURN_IF_ERROR(first->save_vectors());
   engine->documents_ = first->catalog().index->stats().documents;
   engine->layers_ = rank::layers_json(*first);
   engine->layers_["policy"] = {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <map>
 
 #include "test_util.h"
@@ -95,6 +97,72 @@ TEST(TrainingSet, MapsLabelsGradesAndEngagementAndHoldsOutTheTestSplit) {
   std::map<std::pair<std::string, std::string>, float> expected = {
       {{"mat", "P0"}, 1.0f}, {{"mat", "P1"}, 0.6f}, {{"mat", "P2"}, 0.0f}, {{"lamp", "P3"}, 0.85f}};
   EXPECT_EQ(grades, expected);
+}
+
+// The vectors of a process killed before it saved them: found stale by version and embedded
+// again from the store on the next open.
+TEST(VectorStrategy, CatchesUpWithListingsAddedOrChangedSinceTheVectorsWereSaved) {
+  testing::TempDir dir;
+  auto store = store::Store::open(dir.path());
+  ASSERT_TRUE(store.is_ok());
+  auto write = [&](const std::vector<std::pair<std::string, std::string>>& listings) {
+    std::vector<io::ProductRecord> products;
+    for (const auto& [id, title] : listings) {
+      io::ProductRecord p;
+      p.id = id;
+      p.locale = "en";
+      p.title = title;
+      products.push_back(p);
+    }
+    auto run = (*store)->begin_run("catalog", "catalog", "catalog-jsonl");
+    ASSERT_TRUE((*store)->write_products(*run, products, static_cast<std::int64_t>(products.size())).is_ok());
+  };
+  write({{"P0", "desk lamp"}, {"P1", "garden hose"}, {"P2", "yoga mat"}});
+  models::EncoderConfig config;
+  config.dim = 8;
+  config.embedding_dim = 8;
+  config.hidden = 16;
+  config.features.buckets = 1 << 10;
+  auto encoder = models::TextEncoder::create(config, Context::for_tests());
+  ASSERT_TRUE(encoder.is_ok());
+  std::filesystem::create_directories(dir.path() / "models");
+  ASSERT_TRUE((*encoder)->save(encoder_path(dir.path())).is_ok());
+  VectorIndexReport report;
+  ASSERT_TRUE(build_vector_index(**store, **encoder, Context::for_tests(), dir.path(), &report).is_ok());
+  ASSERT_TRUE(std::filesystem::exists(vector_versions_path(dir.path())));
+
+  auto opened = VectorStrategy::open(dir.path(), Context::for_tests());
+  ASSERT_TRUE(opened.is_ok()) << opened.status().to_string();
+  auto caught_up = (*opened)->catch_up(**store, Context::for_tests());
+  ASSERT_TRUE(caught_up.is_ok());
+  EXPECT_EQ(*caught_up, 0u);  // nothing changed
+
+  // A new listing and a changed one, stored but never embedded (the process died).
+  write({{"P3", "running shoes"}, {"P1", "garden hose reel"}});
+  opened = VectorStrategy::open(dir.path(), Context::for_tests());
+  ASSERT_TRUE(opened.is_ok());
+  auto p3 = (*store)->find_product("en", "P3");
+  ASSERT_TRUE(p3.is_ok() && p3->has_value());
+  EXPECT_FALSE((*opened)->index().contains((*p3)->id));
+  caught_up = (*opened)->catch_up(**store, Context::for_tests());
+  ASSERT_TRUE(caught_up.is_ok());
+  EXPECT_EQ(*caught_up, 2u);
+  EXPECT_TRUE((*opened)->index().contains((*p3)->id));
+  ASSERT_TRUE((*opened)->save(dir.path()).is_ok());
+  opened = VectorStrategy::open(dir.path(), Context::for_tests());
+  ASSERT_TRUE(opened.is_ok());
+  EXPECT_EQ(*(*opened)->catch_up(**store, Context::for_tests()), 0u);
+
+  // A damaged versions file is an error naming it, not a silent re-embedding or a crash.
+  {
+    std::fstream file(vector_versions_path(dir.path()), std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(20);
+    file.put('\x7f');
+  }
+  auto damaged = VectorStrategy::open(dir.path(), Context::for_tests());
+  ASSERT_FALSE(damaged.is_ok());
+  EXPECT_EQ(damaged.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(damaged.status().message().find("vectors.versions"), std::string::npos);
 }
 
 }  // namespace

@@ -206,6 +206,9 @@ class SearchPipeline {
   // save_vectors() writes the vectors to the data directory.
   Status upserted(std::span<const store::Product> products, const Context& context);
   Status save_vectors() const;
+  // Embeds the stored listings whose vectors are missing or stale (VectorStrategy::catch_up);
+  // 0 without vectors. Every sibling sees them.
+  Result<std::size_t> catch_up_vectors(const Context& context);
 
   const FeatureExtractor& features() const { return *extractor_; }
   // The ranker when it is active (LayerState), else null.

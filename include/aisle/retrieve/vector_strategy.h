@@ -9,9 +9,11 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "aisle/core/context.h"
@@ -24,6 +26,9 @@ namespace aisle::retrieve {
 
 std::filesystem::path encoder_path(const std::filesystem::path& data_dir);
 std::filesystem::path vector_index_path(const std::filesystem::path& data_dir);
+// The content version (text::Document::version) each product's vector was embedded from,
+// written with the vectors: what VectorStrategy::catch_up() compares with the store.
+std::filesystem::path vector_versions_path(const std::filesystem::path& data_dir);
 
 struct TrainingSetReport {
   std::int64_t judgments = 0;        // judgments used (those of split "test" are never used)
@@ -61,7 +66,7 @@ struct VectorIndexReport {
 };
 
 // Embeds every catalog product with `encoder` and replaces <data_dir>/index/vectors/ (an HNSW
-// index, cosine) crash-safely.
+// index, cosine) and the versions file crash-safely.
 Status build_vector_index(store::Store& store, const models::TextEncoder& encoder, const Context& context,
                           const std::filesystem::path& data_dir, VectorIndexReport* report);
 
@@ -82,8 +87,14 @@ class VectorStrategy {
   // next search sees them. Thread-safe with searches: the index takes its writer lock per
   // chunk of 256, so searches run between chunks. A failure leaves earlier chunks applied.
   Status upsert(std::span<const text::Document> documents, const Context& context);
-  // Writes the vectors, with those upserted, to <data_dir>/index/vectors/ (crash-safe).
+  // Writes the vectors, with those upserted, to <data_dir>/index/vectors/ and their versions
+  // (crash-safe; the versions last, so a crash between the two only re-embeds more).
   Status save(const std::filesystem::path& data_dir) const;
+  // Embeds every stored listing whose vector is missing or was embedded from other content
+  // (by version; without a versions file, from data directories older than it, only missing
+  // ones): the vectors upserted by a process killed before it saved them. Returns how many.
+  // Reads every listing once (no embedding when nothing changed).
+  Result<std::size_t> catch_up(store::Store& store, const Context& context);
 
   const models::TextEncoder& encoder() const { return *encoder_; }
   const vector::VectorIndex& index() const { return *index_; }
@@ -91,6 +102,9 @@ class VectorStrategy {
  private:
   std::unique_ptr<models::TextEncoder> encoder_;
   std::unique_ptr<vector::VectorIndex> index_;
+  mutable std::mutex versions_mutex_;
+  std::unordered_map<std::uint32_t, std::uint64_t> versions_;  // product -> content version; guarded
+  bool versions_known_ = false;  // a versions file was read (or every vector was built here)
 };
 
 // Strategies that found a candidate, as bits: bit (1 << s) for retrieve::StrategyIndex s.

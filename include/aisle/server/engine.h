@@ -14,7 +14,8 @@
 // (retrieve::update_index) before the reply, so they are searchable right after; pipelines
 // reopen the index on their next search. The upserted listings also take their place in the
 // shared popularity lists and, when the data directory has product vectors, are embedded into
-// the shared vectors (saved to the data directory at close()).
+// the shared vectors (saved to the data directory at close(); after a kill, open() embeds them
+// again from the store).
 //
 // Errors: a Reply with status 400 (bad input: {"error": {"code": "bad_input", "message",
 // "field"}}; field is the offending request field, or "body:LINE:field" for a record of a
@@ -68,9 +69,12 @@ Reply error_reply(int http_status, std::string_view code, std::string_view messa
 class Engine {
  public:
   // kNotFound when the data directory has no store or no index (`aisle ingest`, `aisle index`).
-  // Catches the lexical index up with the store first (retrieve::update_index: listings stored
-  // but not indexed when a process was killed); on a catalog already indexed this reads every
-  // listing once (0.9 s for Home Depot's 46,002).
+  // Catches every derived index up with the store first, so that a process killed with -9
+  // loses nothing it acknowledged: the lexical index (retrieve::update_index: listings stored
+  // but not indexed), the product vectors (listings whose vectors were upserted but not saved:
+  // re-embedded, then saved), the memory index (events after its last event id) and the
+  // policy (rank::OnlinePolicy replays its journal). On a catalog already indexed this reads
+  // every listing twice (0.9 s each for Home Depot's 46,002).
   static Result<std::unique_ptr<Engine>> open(const EngineOptions& options, const Context& context);
   ~Engine();
 
