@@ -1,0 +1,232 @@
+// `aisle serve` killed with -9 in the middle of mixed writes, three times over: after each
+// restart every acknowledged write is in the store and in every derived index (lexical,
+// vectors, memory), and the policy has every update it reported.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iterator>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "aisle/store/store.h"
+#include "aisle/vector/vector_index.h"
+#include "test_util.h"
+
+#include <httplib.h>
+
+namespace aisle {
+namespace {
+
+using aisle::testing::TempDir;
+
+constexpr const char* kKey = "crash-test-key-0123456789";
+
+int run(const std::string& arguments) {
+  const std::string command = std::string(AISLE_BINARY) + " --progress never " + arguments + " >/dev/null 2>&1";
+  const int status = std::system(command.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// A word the analyzers keep whole and no catalog has: "zq" + letters.
+std::string token(int round, int n) {
+  std::string word = "zq";
+  word += static_cast<char>('a' + round);
+  for (int i = 0; i < 3; ++i, n /= 26) word += static_cast<char>('a' + n % 26);
+  return word;
+}
+
+struct Server {
+  pid_t pid = -1;
+  int port = 0;
+};
+
+// Starts `aisle serve` on a free port (its output to `out_file`) and waits for its
+// "listening" line.
+Server start_server(const std::string& data, const std::string& out_file) {
+  const auto written = std::filesystem::exists(out_file) ? std::filesystem::file_size(out_file) : 0;
+  Server server;
+  server.pid = fork();
+  if (server.pid == 0) {
+    FILE* out = std::fopen(out_file.c_str(), "a");
+    if (out != nullptr) {
+      dup2(fileno(out), STDOUT_FILENO);
+      dup2(fileno(out), STDERR_FILENO);
+    }
+    setenv("AISLE_API_KEY", kKey, 1);
+    execl(AISLE_BINARY, AISLE_BINARY, "--progress", "never", "--threads", "2", "serve", "--data-dir", data.c_str(), "--listen",
+          "127.0.0.1:0", "--feedback-window", "1", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  const std::regex listening(R"(listening on http://127\.0\.0\.1:(\d+)/)");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (server.port == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::ifstream in(out_file);
+    in.seekg(static_cast<std::streamoff>(written));
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::smatch match;
+    if (std::regex_search(text, match, listening)) {
+      server.port = std::stoi(match[1].str());
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  return server;
+}
+
+double metric(httplib::Client& client, const std::string& name) {
+  auto reply = client.Get("/metrics");
+  if (!reply || reply->status != 200) return -1;
+  const std::regex line("\n" + name + " ([0-9.e+-]+)\n");
+  std::smatch match;
+  return std::regex_search(reply->body, match, line) ? std::stod(match[1].str()) : -1;
+}
+
+TEST(CrashSafetyTest, KillNineDuringMixedWritesLosesNoAcknowledgedWriteInAnyIndex) {
+  ::signal(SIGPIPE, SIG_IGN);
+  TempDir dir;
+  const std::string data = (dir / "data").string(), sample = AISLE_SAMPLE_DIR, log = (dir / "serve.log").string();
+  ASSERT_EQ(run("ingest --data-dir " + data + " --catalog " + sample + "/catalog.jsonl --events " + sample + "/events.jsonl"), 0);
+  ASSERT_EQ(run("index --data-dir " + data), 0);
+  ASSERT_EQ(run("--threads 1 train encoder --data-dir " + data + " --epochs 1 --buckets 4096 --embedding-dim 16"), 0);
+  ASSERT_EQ(run("index --data-dir " + data), 0);
+  std::string clicked_product;
+  {
+    std::ifstream catalog(sample + "/catalog.jsonl");
+    std::string first;
+    std::getline(catalog, first);
+    clicked_product = nlohmann::json::parse(first)["id"].get<std::string>();
+  }
+
+  std::vector<std::string> products;                        // acknowledged upserts (ids; the title holds the id as a word)
+  std::vector<std::string> event_queries;                   // queries of acknowledged clicks on clicked_product
+  double policy_updates_seen = 0;
+  std::mt19937 random(20261207);
+  for (int round = 0; round < 3; ++round) {
+    const Server server = start_server(data, log);
+    ASSERT_GT(server.port, 0) << "the server did not start (see " << log << ")";
+    std::atomic<bool> done{false};
+    std::atomic<int> acknowledged{0};
+    std::mutex acked_mutex;
+    std::vector<std::thread> writers;
+    writers.emplace_back([&] {  // product upserts
+      httplib::Client client("127.0.0.1", server.port);
+      client.set_read_timeout(10, 0);
+      for (int n = 0; !done; ++n) {
+        const std::string id = token(round, n);
+        const nlohmann::json batch = {{{"id", id}, {"locale", "en"}, {"title", id + " crash lamp"}, {"price", 9.5}}};
+        auto reply = client.Post("/products", httplib::Headers{{"X-API-Key", kKey}}, batch.dump(), "application/json");
+        if (reply && reply->status == 200) {
+          std::lock_guard lock(acked_mutex);
+          products.push_back(id);
+          ++acknowledged;
+        }
+      }
+    });
+    writers.emplace_back([&] {  // feedback events, each batch with a query of its own
+      httplib::Client client("127.0.0.1", server.port);
+      client.set_read_timeout(10, 0);
+      for (int n = 0; !done; ++n) {
+        const std::string query = "ev" + token(round, n);
+        const std::int64_t ts = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+        nlohmann::json events = nlohmann::json::array();
+        for (const char* type : {"impression", "click"}) {
+          events.push_back({{"ts", ts}, {"session", "crash-" + query}, {"query", query}, {"locale", "en"},
+                            {"product_id", clicked_product}, {"type", type}, {"position", 1}});
+        }
+        auto reply = client.Post("/events", httplib::Headers{{"X-API-Key", kKey}}, events.dump(), "application/json");
+        if (reply && reply->status == 200) {
+          std::lock_guard lock(acked_mutex);
+          event_queries.push_back(query);
+        }
+      }
+    });
+    writers.emplace_back([&] {  // policy searches and their feedback (settled after 1 s)
+      httplib::Client client("127.0.0.1", server.port);
+      client.set_read_timeout(10, 0);
+      const char* queries[] = {"yoga mat", "desk lamp", "running shoes", "water bottle"};
+      for (int n = 0; !done; ++n) {
+        std::string query = queries[n % 4];
+        std::replace(query.begin(), query.end(), ' ', '+');
+        auto reply = client.Get("/search?strategy=policy&facets=false&query=" + query);
+        if (!reply || reply->status != 200) continue;
+        const nlohmann::json body = nlohmann::json::parse(reply->body, nullptr, false);
+        if (!body.contains("search_id") || body["results"].empty()) continue;
+        const std::int64_t ts = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+        const nlohmann::json click = {{{"ts", ts}, {"session", "policy"}, {"query", queries[n % 4]}, {"locale", "en"},
+                                       {"product_id", body["results"][0]["product_id"]}, {"type", "click"}, {"position", 1},
+                                       {"search_id", body["search_id"]}}};
+        client.Post("/events", httplib::Headers{{"X-API-Key", kKey}}, click.dump(), "application/json");
+        const double updates = metric(client, "aisle_policy_updates");
+        std::lock_guard lock(acked_mutex);
+        policy_updates_seen = std::max(policy_updates_seen, updates);
+      }
+    });
+    // Kill at a random moment once writes are flowing (and policy searches have settled).
+    while (acknowledged < 3) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1200 + std::uniform_int_distribution<int>(0, 800)(random)));
+    ASSERT_EQ(::kill(server.pid, SIGKILL), 0);
+    done = true;
+    for (std::thread& t : writers) t.join();
+    int status = 0;
+    ASSERT_EQ(waitpid(server.pid, &status, 0), server.pid);
+    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  }
+  ASSERT_GT(products.size(), 3u);
+  ASSERT_GT(event_queries.size(), 3u);
+  ASSERT_GT(policy_updates_seen, 0) << "no policy update settled before a kill: the test checks nothing of the policy";
+
+  const Server server = start_server(data, log);
+  ASSERT_GT(server.port, 0);
+  httplib::Client client("127.0.0.1", server.port);
+  client.set_read_timeout(20, 0);
+  int missing_store = 0, missing_lexical = 0, missing_vector = 0, missing_memory = 0;
+  for (const std::string& id : products) {
+    auto stored = client.Get("/products/" + id + "?locale=en");
+    if (!stored || stored->status != 200) ++missing_store;
+    auto found = client.Get("/search?strategy=lexical&explain=true&facets=false&query=" + id);
+    ASSERT_TRUE(found && found->status == 200);
+    const nlohmann::json body = nlohmann::json::parse(found->body);
+    if (body["results"].empty() || body["results"][0]["product_id"] != id) ++missing_lexical;
+  }
+  for (const std::string& query : event_queries) {
+    auto found = client.Get("/search?strategy=memory&facets=false&query=" + query);
+    ASSERT_TRUE(found && found->status == 200);
+    const nlohmann::json body = nlohmann::json::parse(found->body);
+    if (body["results"].empty() || body["results"][0]["product_id"] != clicked_product) ++missing_memory;
+  }
+  EXPECT_EQ(missing_store, 0) << "of " << products.size() << " acknowledged products";
+  EXPECT_EQ(missing_lexical, 0) << "of " << products.size();
+  EXPECT_EQ(missing_memory, 0) << "of " << event_queries.size() << " acknowledged event batches";
+  EXPECT_GE(metric(client, "aisle_policy_updates"), policy_updates_seen);
+  // Killed once more: the vectors the restart embedded again were saved by the restart itself.
+  ::kill(server.pid, SIGKILL);
+  int status = 0;
+  waitpid(server.pid, &status, 0);
+  auto store = store::Store::open(data, store::StoreOptions{.read_only = true});
+  ASSERT_TRUE(store.is_ok());
+  auto vectors = vector::VectorIndex::open(std::filesystem::path(data) / "index" / "vectors");
+  ASSERT_TRUE(vectors.is_ok()) << vectors.status().to_string();
+  for (const std::string& id : products) {
+    auto product = (*store)->find_product("en", id);
+    ASSERT_TRUE(product.is_ok() && product->has_value()) << id;
+    if (!(*vectors)->contains((*product)->id)) ++missing_vector;
+  }
+  EXPECT_EQ(missing_vector, 0) << "of " << products.size() << " acknowledged products have no saved vector";
+}
+
+}  // namespace
+}  // namespace aisle
