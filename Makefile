@@ -3,7 +3,7 @@
 #               sequence (scripts/train_sample.sh: each layer validated against its baseline),
 #               answer sample queries in en/es/ja, evaluate the default pipeline on held-out queries
 #   make test   install deps, build, run every test (ctest)
-#   make fuzz   libFuzzer targets for every reader, FUZZ_SECONDS each (default 30)
+#   make fuzz   libFuzzer targets (readers, HTTP requests, index files), FUZZ_SECONDS each (default 30)
 #   make bench  benchmarks and evaluations on ../shared/data (Home Depot): io micro-benchmarks,
 #               ingest, lexical index at 1M products vs Xapian, relevance (lexical, vector,
 #               hybrid) vs Xapian, vector index at 1M vectors

@@ -27,6 +27,9 @@ for binary in build-fuzz/fuzz/fuzz_*; do
   target=$(basename "$binary" | sed 's/^fuzz_//')
   corpus="build-fuzz/corpus/$target"
   mkdir -p "$corpus"
+  if [ "$target" = index ]; then  # seeds: the files of a small valid index, written by the target itself
+    AISLE_FUZZ_SEED_DIR="$corpus" "$binary" -runs=0 "$corpus" >/dev/null 2>&1 || true
+  fi
   if [ "$target" = http ]; then  # seeds: a plain, a chunked and a pipelined request (first byte: default limits)
     printf '\0GET /search?query=red+shoes&filter=brand%%3DNike HTTP/1.1\r\nHost: a\r\n\r\n' > "$corpus/seed-get"
     printf '\0POST /events HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n' > "$corpus/seed-chunked"

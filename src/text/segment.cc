@@ -110,6 +110,38 @@ Result<std::unique_ptr<Segment>> Segment::load(std::shared_ptr<const Bytes> byte
       return corrupt("block " + std::to_string(i) + " points outside the file");
     }
   }
+  // Every block decoded once: its document numbers must rise (from the term's previous block)
+  // and end at its last_doc. Searches rely on that: they index the document table with these
+  // numbers and scan a block until a target without a bound. The checksum catches damage;
+  // this catches a well-formed file that lies (about the cost of the checksum pass).
+  const std::uint8_t* postings = data.data() + header->postings_offset;
+  std::uint32_t docs[kBlockSize];
+  for (std::uint32_t i = 0; i < header->num_terms; ++i) {
+    const TermEntry& term = segment->terms_[i];
+    std::uint32_t previous = 0;
+    for (std::uint32_t b = term.first_block; b < term.first_block + term.num_blocks; ++b) {
+      const BlockEntry& block = segment->blocks_[b];
+      const std::uint32_t count = std::uint32_t{block.count_minus_one} + 1;
+      if (count > kBlockSize) return corrupt("block " + std::to_string(b) + " holds more than " + std::to_string(kBlockSize) + " postings");
+      // The decoder trusts the control bytes (2 bits a value: its length - 1): they must
+      // account for exactly the block's encoded bytes, or it reads past them.
+      const std::uint8_t* control = postings + block.data_offset;
+      const std::uint32_t control_bytes = (count + 3) / 4;
+      std::uint64_t encoded = control_bytes;
+      if (control_bytes > block.encoded_bytes) return corrupt("block " + std::to_string(b) + " is shorter than its control bytes");
+      for (std::uint32_t k = 0; k < count; ++k) encoded += ((control[k / 4] >> (2 * (k % 4))) & 3) + 1;
+      if (encoded != block.encoded_bytes) {
+        return corrupt("the postings of block " + std::to_string(b) + " (term " + std::to_string(i) + ") are damaged");
+      }
+      streamvbyte_delta_decode(postings + block.data_offset, docs, count, previous);
+      bool rising = b != term.first_block ? docs[0] > previous : true;
+      for (std::uint32_t k = 1; k < count && rising; ++k) rising = docs[k] > docs[k - 1];
+      if (!rising || docs[count - 1] != block.last_doc) {
+        return corrupt("the postings of block " + std::to_string(b) + " (term " + std::to_string(i) + ") are damaged");
+      }
+      previous = block.last_doc;
+    }
+  }
   segment->bytes_ = std::move(bytes);
   return segment;
 }

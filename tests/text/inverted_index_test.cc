@@ -437,6 +437,35 @@ TEST(InvertedIndexTest, DamagedForwardEntriesAreRefusedEvenWithAValidChecksum) {
   status = damaged_with([&](std::vector<std::uint8_t>& b) { b[b.size() - trailer - 1] = 0xff; });
   EXPECT_EQ(status.code(), StatusCode::kCorruption);
   EXPECT_NE(status.message().find("forward entry"), std::string::npos) << status.to_string();
+
+  // Postings behind a valid checksum (found by fuzz_index: each read outside the file or the
+  // document table in a search). SegmentHeader: blocks_offset at byte 56, postings_offset at 64;
+  // BlockEntry (12 bytes): last_doc, data_offset, encoded_bytes (u16), count - 1 (u8), max_impact.
+  auto u64_at = [](const std::vector<std::uint8_t>& b, std::size_t at) {
+    std::uint64_t value = 0;
+    std::memcpy(&value, b.data() + at, sizeof(value));
+    return value;
+  };
+  // Control bytes that claim longer values than the block holds: the decoder would read on.
+  status = damaged_with([&](std::vector<std::uint8_t>& b) {
+    std::uint32_t data_offset = 0;
+    std::memcpy(&data_offset, b.data() + u64_at(b, 56) + 4, sizeof(data_offset));
+    b[u64_at(b, 64) + data_offset] = 0xff;
+  });
+  EXPECT_EQ(status.code(), StatusCode::kCorruption);
+  EXPECT_NE(status.message().find("postings of block 0"), std::string::npos) << status.to_string();
+  // More postings than a block has room for.
+  status = damaged_with([&](std::vector<std::uint8_t>& b) { b[u64_at(b, 56) + 10] = 200; });
+  EXPECT_EQ(status.code(), StatusCode::kCorruption);
+  // A last_doc that the decoded document numbers do not end at.
+  status = damaged_with([&](std::vector<std::uint8_t>& b) {
+    std::uint32_t last_doc = 0;
+    std::memcpy(&last_doc, b.data() + u64_at(b, 56), sizeof(last_doc));
+    last_doc = last_doc == 0 ? 1 : last_doc - 1;
+    std::memcpy(b.data() + u64_at(b, 56), &last_doc, sizeof(last_doc));
+  });
+  EXPECT_EQ(status.code(), StatusCode::kCorruption);
+  EXPECT_NE(status.message().find("postings of block 0"), std::string::npos) << status.to_string();
 }
 
 }  // namespace
