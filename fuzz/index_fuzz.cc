@@ -107,8 +107,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                                                        bytes.size() - kHeader));
     std::memcpy(bytes.data() + kHeader - 8, &sum, 8);
   }
-  fs::remove_all(s.work);
-  fs::copy(s.dir, s.work);
+  // libFuzzer's timer signals may interrupt a copy: try again.
+  for (int attempt = 0;; ++attempt) {
+    std::error_code error;
+    fs::remove_all(s.work, error);
+    fs::copy(s.dir, s.work, error);
+    if (!error) break;
+    if (attempt == 10) __builtin_trap();
+  }
   {
     std::ofstream file(s.work / s.files[static_cast<std::size_t>(which)], std::ios::binary | std::ios::trunc);
     file << bytes;

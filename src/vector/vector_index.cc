@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <thread>
 #include <unordered_map>
@@ -20,6 +21,22 @@
 
 namespace aisle::vector {
 namespace {
+
+// A whole number of the manifest in [low, high]; nullopt for anything else (a float, a string,
+// out of range: a cast of those would be undefined).
+std::optional<std::uint64_t> whole(const nlohmann::json& json, const char* key, std::uint64_t low, std::uint64_t high) {
+  if (!json.is_object() || !json.contains(key)) return std::nullopt;
+  const nlohmann::json& value = json[key];
+  if (value.is_number_unsigned()) {
+    const auto v = value.get<std::uint64_t>();
+    if (v >= low && v <= high) return v;
+  } else if (value.is_number_integer()) {
+    const auto v = value.get<std::int64_t>();
+    if (v >= 0 && static_cast<std::uint64_t>(v) >= low && static_cast<std::uint64_t>(v) <= high) return static_cast<std::uint64_t>(v);
+  }
+  return std::nullopt;
+}
+
 
 constexpr int kFormatVersion = 1;
 constexpr const char* kFormatName = "aisle-vector-index";
@@ -113,7 +130,7 @@ class Saver {
     if (previous.is_ok()) {
       auto json = nlohmann::json::parse(previous->begin(), previous->end(), nullptr, false);
       if (json.is_object() && json.contains("generation") && json["generation"].is_number_unsigned()) {
-        generation_ = json["generation"].get<std::uint64_t>() + 1;
+        generation_ = whole(json, "generation", 0, UINT64_MAX - 1).value_or(0) + 1;
       }
     }
     manifest_ = {{"format", kFormatName},
@@ -181,9 +198,14 @@ Result<std::vector<std::uint8_t>> read_checked(const std::filesystem::path& dire
                                                const std::string& role, std::filesystem::path* path_out = nullptr) {
   if (!manifest["files"].contains(role)) return Status::corruption(directory.string() + "/MANIFEST.json names no " + role + " file");
   const nlohmann::json& entry = manifest["files"][role];
-  std::filesystem::path path = directory / entry.at("name").get<std::string>();
+  const std::string name = entry.at("name").get<std::string>();
+  if (name.empty() || name.find('/') != std::string::npos || name == "..") {
+    return Status::corruption(directory.string() + "/MANIFEST.json: file name " + name + " is not a file of this directory");
+  }
+  std::filesystem::path path = directory / name;
   AISLE_ASSIGN_OR_RETURN(auto bytes, read_whole(path));
-  if (bytes.size() != entry.at("bytes").get<std::uint64_t>() || checksum64(bytes) != entry.at("checksum").get<std::uint64_t>()) {
+  const auto size = whole(entry, "bytes", 0, UINT64_MAX), checksum = whole(entry, "checksum", 0, UINT64_MAX);
+  if (!size || !checksum || bytes.size() != *size || checksum64(bytes) != *checksum) {
     return Status::corruption(path.string() + ": size or checksum does not match MANIFEST.json");
   }
   if (path_out != nullptr) *path_out = path;
@@ -606,10 +628,12 @@ Result<std::unique_ptr<VectorIndex>> VectorIndex::open(const std::filesystem::pa
   AISLE_ASSIGN_OR_RETURN(auto bytes, read_whole(manifest_path));
   auto manifest = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
   auto corrupt = [&](const std::string& what) { return Status::corruption(manifest_path.string() + ": " + what); };
-  if (!manifest.is_object() || manifest.value("format", "") != kFormatName) return corrupt("not a vector index manifest");
-  if (manifest.value("version", 0) != kFormatVersion) {
-    return corrupt("format version " + std::to_string(manifest.value("version", 0)) + ", this build reads " +
-                   std::to_string(kFormatVersion));
+  if (!manifest.is_object() || !manifest.contains("format") || manifest["format"] != kFormatName) {
+    return corrupt("not a vector index manifest");
+  }
+  if (!manifest.contains("version") || manifest["version"] != kFormatVersion) {
+    return corrupt("format version " + (manifest.contains("version") ? manifest["version"].dump() : std::string("(none)")) +
+                   ", this build reads " + std::to_string(kFormatVersion));
   }
   VectorIndexOptions options;
   try {
@@ -619,10 +643,13 @@ Result<std::unique_ptr<VectorIndex>> VectorIndex::open(const std::filesystem::pa
     if (metric != "cosine" && metric != "inner_product") return corrupt("unknown metric " + metric);
     options.kind = kind == "hnsw" ? IndexKind::kHnsw : IndexKind::kExact;
     options.metric = metric == "cosine" ? Metric::kCosine : Metric::kInnerProduct;
-    options.dim = manifest.at("dim").get<int>();
-    options.hnsw_m = manifest.at("hnsw_m").get<int>();
-    options.hnsw_ef_construction = manifest.at("hnsw_ef_construction").get<int>();
-    options.seed = manifest.at("seed").get<std::uint64_t>();
+    const auto dim = whole(manifest, "dim", 1, INT32_MAX), m = whole(manifest, "hnsw_m", 0, INT32_MAX);
+    const auto ef = whole(manifest, "hnsw_ef_construction", 0, INT32_MAX), seed = whole(manifest, "seed", 0, UINT64_MAX);
+    if (!dim || !m || !ef || !seed) return corrupt("dim, hnsw_m, hnsw_ef_construction and seed must be whole numbers in range");
+    options.dim = static_cast<int>(*dim);
+    options.hnsw_m = static_cast<int>(*m);
+    options.hnsw_ef_construction = static_cast<int>(*ef);
+    options.seed = *seed;
     if (!manifest.at("files").is_object()) return corrupt("files is not an object");
   } catch (const nlohmann::json::exception& error) {
     return corrupt(error.what());

@@ -1,10 +1,12 @@
 #include "aisle/vector/vector_index.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <set>
 
@@ -304,6 +306,38 @@ TEST(VectorIndex, SaveAndOpenGiveTheSameAnswersAndDamageIsDetected) {
     EXPECT_NE(damaged.status().message().find("checksum"), std::string::npos);
     EXPECT_EQ(VectorIndex::open(dir / "nothing").status().code(), StatusCode::kNotFound);
   }
+}
+
+// Manifests found by fuzz_vectors: a field of the wrong type made open() throw (the process
+// aborted), a huge "dim" was an undefined cast, and a file name could leave the directory.
+TEST(VectorIndex, AManifestThatLiesIsCorruptionNotACrash) {
+  testing::TempDir dir;
+  Data data = make_data(50, 3);
+  auto index = build(IndexKind::kExact, data);
+  ASSERT_TRUE(index->save(dir / "v").is_ok());
+  std::ifstream in(dir / "v" / "MANIFEST.json");
+  const nlohmann::json good = nlohmann::json::parse(in);
+  in.close();
+  auto open_with = [&](const std::function<void(nlohmann::json&)>& change) {
+    nlohmann::json manifest = good;
+    change(manifest);
+    std::ofstream(dir / "v" / "MANIFEST.json", std::ios::trunc) << manifest.dump();
+    return VectorIndex::open(dir / "v").status();
+  };
+  EXPECT_TRUE(open_with([](nlohmann::json&) {}).is_ok());
+  EXPECT_EQ(open_with([](nlohmann::json& m) { m["format"] = nlohmann::json::object(); }).code(), StatusCode::kCorruption);
+  EXPECT_EQ(open_with([](nlohmann::json& m) { m["version"] = "one"; }).code(), StatusCode::kCorruption);
+  EXPECT_EQ(open_with([](nlohmann::json& m) { m["dim"] = 1e300; }).code(), StatusCode::kCorruption);
+  EXPECT_EQ(open_with([](nlohmann::json& m) { m["dim"] = -4; }).code(), StatusCode::kCorruption);
+  EXPECT_EQ(open_with([](nlohmann::json& m) {
+              for (auto& [role, entry] : m["files"].items()) entry["bytes"] = "many";
+            }).code(),
+            StatusCode::kCorruption);
+  const Status outside = open_with([](nlohmann::json& m) {
+    for (auto& [role, entry] : m["files"].items()) entry["name"] = "../elsewhere.bin";
+  });
+  EXPECT_EQ(outside.code(), StatusCode::kCorruption);
+  EXPECT_NE(outside.message().find("not a file of this directory"), std::string::npos) << outside.to_string();
 }
 
 }  // namespace
