@@ -20,6 +20,7 @@
 
 #include "aisle/core/context.h"
 #include "aisle/core/files.h"
+#include "fuzz_util.h"
 #include "aisle/text/inverted_index.h"
 
 namespace {
@@ -32,11 +33,6 @@ struct Seed {
   fs::path work;    // where each input's index is assembled
   std::vector<std::string> files;  // [0] a segment, [1] the document table, [2] MANIFEST
 };
-
-std::string read_all(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
 
 Seed make_seed() {
   Seed seed;
@@ -76,7 +72,7 @@ Seed make_seed() {
     for (int which = 0; which < 3; ++which) {
       std::ofstream file(fs::path(out) / ("seed-" + std::to_string(which)), std::ios::binary);
       file.put(static_cast<char>(which | 4));
-      file << read_all(seed.dir / seed.files[static_cast<std::size_t>(which)]);
+      file << fuzz::read_all(seed.dir / seed.files[static_cast<std::size_t>(which)]);
     }
   }
   return seed;
@@ -107,14 +103,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                                                        bytes.size() - kHeader));
     std::memcpy(bytes.data() + kHeader - 8, &sum, 8);
   }
-  // libFuzzer's timer signals may interrupt a copy: try again.
-  for (int attempt = 0;; ++attempt) {
-    std::error_code error;
-    fs::remove_all(s.work, error);
-    fs::copy(s.dir, s.work, error);
-    if (!error) break;
-    if (attempt == 10) __builtin_trap();
-  }
+  fuzz::copy_fresh(s.dir, s.work);
   {
     std::ofstream file(s.work / s.files[static_cast<std::size_t>(which)], std::ios::binary | std::ios::trunc);
     file << bytes;

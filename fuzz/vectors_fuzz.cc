@@ -23,6 +23,7 @@
 
 #include "aisle/core/context.h"
 #include "aisle/core/files.h"
+#include "fuzz_util.h"
 #include "aisle/vector/vector_index.h"
 
 namespace {
@@ -41,11 +42,6 @@ struct Seeds {
   Saved kinds[2];
   fs::path work;
 };
-
-std::string read_all(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
 
 Saved save_one(vector::IndexKind kind, const fs::path& dir) {
   vector::VectorIndexOptions options;
@@ -68,7 +64,7 @@ Saved save_one(vector::IndexKind kind, const fs::path& dir) {
   Saved saved;
   saved.dir = dir;
   saved.files[1] = "MANIFEST.json";
-  const nlohmann::json manifest = nlohmann::json::parse(read_all(dir / "MANIFEST.json"));
+  const nlohmann::json manifest = nlohmann::json::parse(fuzz::read_all(dir / "MANIFEST.json"));
   for (const auto& [role, entry] : manifest.at("files").items()) {
     const std::string name = entry.at("name").get<std::string>();
     saved.files[name.starts_with("items") ? 0 : 2] = name;
@@ -90,7 +86,7 @@ const Seeds& seeds() {
         for (int which = 0; which < 3; ++which) {
           std::ofstream file(fs::path(out) / ("seed-" + std::to_string(kind) + "-" + std::to_string(which)), std::ios::binary);
           file.put(static_cast<char>(kind | (which << 1) | 8));
-          file << read_all(s.kinds[kind].dir / s.kinds[kind].files[which]);
+          file << fuzz::read_all(s.kinds[kind].dir / s.kinds[kind].files[which]);
         }
       }
     }
@@ -114,20 +110,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (which > 2) return 0;
   const bool fix_up = (data[0] & 8) && which != 1 && !((data[0] & 1) && which == 2);
   const std::string bytes(reinterpret_cast<const char*>(data + 1), size - 1);
-  // libFuzzer's timer signals may interrupt a copy: try again.
-  for (int attempt = 0;; ++attempt) {
-    std::error_code error;
-    fs::remove_all(s.work, error);
-    fs::copy(saved.dir, s.work, error);
-    if (!error) break;
-    if (attempt == 10) __builtin_trap();
-  }
+  fuzz::copy_fresh(saved.dir, s.work);
   {
     std::ofstream file(s.work / saved.files[which], std::ios::binary | std::ios::trunc);
     file << bytes;
   }
   if (fix_up) {
-    nlohmann::json manifest = nlohmann::json::parse(read_all(s.work / "MANIFEST.json"));
+    nlohmann::json manifest = nlohmann::json::parse(fuzz::read_all(s.work / "MANIFEST.json"));
     for (auto& [role, entry] : manifest.at("files").items()) {
       if (entry.at("name") != saved.files[which]) continue;
       entry["bytes"] = bytes.size();

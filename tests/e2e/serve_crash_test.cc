@@ -95,6 +95,20 @@ double metric(httplib::Client& client, const std::string& name) {
   return std::regex_search(reply->body, match, line) ? std::stod(match[1].str()) : -1;
 }
 
+// How many of `queries` do not bring `expected[i]` (or `queries[i]` itself when `expected` is
+// empty) first with `strategy`; -1 when a search fails.
+int missing_first(httplib::Client& client, const std::string& strategy, const std::vector<std::string>& queries,
+                  const std::string& expected = "") {
+  int missing = 0;
+  for (const std::string& query : queries) {
+    auto found = client.Get("/search?facets=false&strategy=" + strategy + "&query=" + query);
+    if (!found || found->status != 200) return -1;
+    const nlohmann::json body = nlohmann::json::parse(found->body);
+    if (body["results"].empty() || body["results"][0]["product_id"] != (expected.empty() ? query : expected)) ++missing;
+  }
+  return missing;
+}
+
 TEST(CrashSafetyTest, KillNineDuringMixedWritesLosesNoAcknowledgedWriteInAnyIndex) {
   ::signal(SIGPIPE, SIG_IGN);
   TempDir dir;
@@ -193,24 +207,15 @@ TEST(CrashSafetyTest, KillNineDuringMixedWritesLosesNoAcknowledgedWriteInAnyInde
   ASSERT_GT(server.port, 0);
   httplib::Client client("127.0.0.1", server.port);
   client.set_read_timeout(20, 0);
-  int missing_store = 0, missing_lexical = 0, missing_vector = 0, missing_memory = 0;
+  int missing_store = 0, missing_vector = 0;
   for (const std::string& id : products) {
     auto stored = client.Get("/products/" + id + "?locale=en");
     if (!stored || stored->status != 200) ++missing_store;
-    auto found = client.Get("/search?strategy=lexical&explain=true&facets=false&query=" + id);
-    ASSERT_TRUE(found && found->status == 200);
-    const nlohmann::json body = nlohmann::json::parse(found->body);
-    if (body["results"].empty() || body["results"][0]["product_id"] != id) ++missing_lexical;
-  }
-  for (const std::string& query : event_queries) {
-    auto found = client.Get("/search?strategy=memory&facets=false&query=" + query);
-    ASSERT_TRUE(found && found->status == 200);
-    const nlohmann::json body = nlohmann::json::parse(found->body);
-    if (body["results"].empty() || body["results"][0]["product_id"] != clicked_product) ++missing_memory;
   }
   EXPECT_EQ(missing_store, 0) << "of " << products.size() << " acknowledged products";
-  EXPECT_EQ(missing_lexical, 0) << "of " << products.size();
-  EXPECT_EQ(missing_memory, 0) << "of " << event_queries.size() << " acknowledged event batches";
+  EXPECT_EQ(missing_first(client, "lexical", products), 0) << "of " << products.size();
+  EXPECT_EQ(missing_first(client, "memory", event_queries, clicked_product), 0)
+      << "of " << event_queries.size() << " acknowledged event batches";
   EXPECT_GE(metric(client, "aisle_policy_updates"), policy_updates_seen);
   // Killed once more: the vectors the restart embedded again were saved by the restart itself.
   ::kill(server.pid, SIGKILL);
@@ -316,14 +321,7 @@ TEST(CrashSafetyTest, ADiskThatFillsUpLosesNothingAcknowledgedAndCorruptsNothing
   ASSERT_GT(server.port, 0) << "the data directory does not open after the disk filled up (see " << log << ")";
   httplib::Client again("127.0.0.1", server.port);
   again.set_read_timeout(30, 0);
-  int missing = 0;
-  for (const std::string& id : acknowledged) {
-    auto found = again.Get("/search?strategy=lexical&facets=false&query=" + id);
-    ASSERT_TRUE(found && found->status == 200);
-    const nlohmann::json body = nlohmann::json::parse(found->body);
-    if (body["results"].empty() || body["results"][0]["product_id"] != id) ++missing;
-  }
-  EXPECT_EQ(missing, 0) << "of " << acknowledged.size() << " acknowledged products";
+  EXPECT_EQ(missing_first(again, "lexical", acknowledged), 0) << "of " << acknowledged.size() << " acknowledged products";
   ::kill(server.pid, SIGTERM);
   waitpid(server.pid, &status, 0);
   auto store = store::Store::open(data, store::StoreOptions{.read_only = true});
