@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <iterator>
 #include <map>
 #include <set>
 #include <string_view>
@@ -230,6 +231,16 @@ void Engine::release(Slot slot) {
 
 Result<nlohmann::json> Engine::run_search(const nlohmann::json& request) {
   if (!request.is_object()) return field_error("body", "the request must be a JSON object");
+  // A misspelled parameter ("fliters", "limit") would otherwise be ignored without a word.
+  static const char* const kKnown[] = {"query", "locale", "k", "offset", "page", "filters", "explain",
+                                       "facets", "strategy", "depth", "all_locales", "rank"};
+  for (const auto& [key, value] : request.items()) {
+    if (std::find_if(std::begin(kKnown), std::end(kKnown), [&](const char* known) { return key == known; }) == std::end(kKnown)) {
+      std::string expected;
+      for (const char* known : kKnown) expected += (expected.empty() ? "" : ", ") + std::string(known);
+      return field_error(key, "unknown parameter \"" + key + "\" (expected one of: " + expected + ")");
+    }
+  }
   rank::PipelineOptions options;
   AISLE_ASSIGN_OR_RETURN(const std::string query, string_field(request, "query", "", true, options_.max_query_bytes));
   AISLE_ASSIGN_OR_RETURN(const std::string locale_text, string_field(request, "locale", "en", false, 64));
@@ -237,6 +248,17 @@ Result<nlohmann::json> Engine::run_search(const nlohmann::json& request) {
   if (!locale.is_ok()) return field_error("locale", locale.status().message());
   options.locale = locale->code();
   AISLE_ASSIGN_OR_RETURN(options.k, int_field(request, "k", 10, 1, options_.max_k));
+  // Paging: the pipeline ranks offset + k results and the reply keeps the last k, so pages of
+  // one query never overlap or skip (the order is deterministic). Deep pages cost like a large k.
+  const int page_size = options.k;
+  const int max_offset = options_.max_depth - page_size;
+  AISLE_ASSIGN_OR_RETURN(int offset, int_field(request, "offset", 0, 0, max_offset));
+  AISLE_ASSIGN_OR_RETURN(const int page, int_field(request, "page", 0, 1, max_offset / page_size + 1));
+  if (page > 0) {
+    if (request.contains("offset")) return field_error("page", "give offset or page, not both");
+    offset = (page - 1) * page_size;
+  }
+  options.k = offset + page_size;
   AISLE_ASSIGN_OR_RETURN(options.explain, bool_field(request, "explain", false));
   AISLE_ASSIGN_OR_RETURN(options.facets, bool_field(request, "facets", true));
   AISLE_ASSIGN_OR_RETURN(options.all_locales, bool_field(request, "all_locales", false));
@@ -288,6 +310,19 @@ Result<nlohmann::json> Engine::run_search(const nlohmann::json& request) {
   }
   AISLE_ASSIGN_OR_RETURN(nlohmann::json out, rank::search_result_json(*pipeline, query, *result, options));
   memory_lock.unlock();
+  {
+    nlohmann::json& results = out["results"];
+    const std::size_t available = results.size(), end = static_cast<std::size_t>(offset + page_size);
+    nlohmann::json shown = nlohmann::json::array();
+    for (std::size_t i = static_cast<std::size_t>(offset); i < std::min(available, end); ++i) shown.push_back(std::move(results[i]));
+    results = std::move(shown);
+    out["total"] = results.size();
+    out["offset"] = offset;
+    // A next page when this one is full and the strategies found more candidates than it
+    // reaches (it may still come back empty if the rest are other-locale listings).
+    const bool more = available >= end && out.value("candidates", std::int64_t{0}) > static_cast<std::int64_t>(end);
+    out["next_offset"] = more && offset + 2 * page_size <= options_.max_depth ? nlohmann::json(end) : nlohmann::json();
+  }
   if (decision) {
     policy_->record(*decision, *result, now);
     out["search_id"] = decision->search_id;

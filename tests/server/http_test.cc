@@ -363,6 +363,44 @@ TEST_F(HttpTest, StopRightAfterStartEndsServing) {
   }
 }
 
+// Pages of one query: consecutive, never overlapping, the same order as one large k, and
+// next_offset tells whether another page exists.
+TEST_F(HttpTest, PagesFollowEachOtherInTheOrderOfOneLargeSearch) {
+  start();
+  auto c = client();
+  auto ids = [&](const std::string& path, nlohmann::json* reply = nullptr) {
+    auto r = c.Get(path);
+    EXPECT_EQ(r->status, 200) << r->body;
+    const nlohmann::json body = json(r);
+    if (reply) *reply = body;
+    std::vector<std::string> out;
+    for (const auto& hit : body["results"]) out.push_back(hit["product_id"].get<std::string>());
+    return out;
+  };
+  const std::vector<std::string> all = ids("/search?query=model&strategy=lexical&k=24&facets=false");
+  ASSERT_EQ(all.size(), 24u);
+  std::vector<std::string> paged;
+  nlohmann::json reply;
+  for (int page = 1; page <= 3; ++page) {
+    const auto part = ids("/search?query=model&strategy=lexical&k=10&facets=false&page=" + std::to_string(page), &reply);
+    EXPECT_EQ(reply["offset"], (page - 1) * 10);
+    EXPECT_EQ(reply["total"], part.size());
+    if (page < 3) {
+      EXPECT_EQ(reply["next_offset"], page * 10);
+    } else {
+      EXPECT_TRUE(reply["next_offset"].is_null()) << reply.dump();
+    }
+    paged.insert(paged.end(), part.begin(), part.end());
+  }
+  EXPECT_EQ(paged, all);
+  EXPECT_EQ(ids("/search?query=model&strategy=lexical&k=5&facets=false&offset=7"),
+            std::vector<std::string>(all.begin() + 7, all.begin() + 12));
+  // Without paging parameters: the first page, and a next one announced.
+  EXPECT_EQ(ids("/search?query=model&strategy=lexical&k=10&facets=false", &reply), std::vector<std::string>(all.begin(), all.begin() + 10));
+  EXPECT_EQ(reply["offset"], 0);
+  EXPECT_EQ(reply["next_offset"], 10);
+}
+
 TEST_F(HttpTest, BadRequestsGetClearFourHundredsAndTheServerStaysUp) {
   ServeOptions serve;
   serve.max_body_bytes = 64 * 1024;
@@ -383,6 +421,9 @@ TEST_F(HttpTest, BadRequestsGetClearFourHundredsAndTheServerStaysUp) {
       {"/search", "{\"query\": \"lamp\", \"locale\": \"xx-!!\"}", 400, "locale"},
       {"/search", "{\"query\": \"lamp\", \"strategy\": \"telepathy\"}", 400, "strategy"},
       {"/search", "{\"query\": \"lamp\", \"strategy\": \"lexical\", \"depth\": 5000}", 400, "depth"},
+      {"/search", "{\"query\": \"lamp\", \"fliters\": [\"brand=Lumo\"]}", 400, "fliters"},  // a typo is not ignored
+      {"/search", "{\"query\": \"lamp\", \"offset\": 5, \"page\": 2}", 400, "page"},
+      {"/search", "{\"query\": \"lamp\", \"offset\": -1}", 400, "offset"},
       {"/search", std::string("{\"query\": \"l\xff\"}"), 400, "body"},  // invalid UTF-8
       {"/search", std::string(40, '[') + std::string(40, ']'), 400, "body"},  // nested too deep
       {"/search", "\"just a string\"", 400, "body"},
@@ -411,6 +452,8 @@ TEST_F(HttpTest, BadRequestsGetClearFourHundredsAndTheServerStaysUp) {
   EXPECT_EQ(huge->status, 413);
   EXPECT_EQ(json(huge)["error"]["code"], "payload_too_large");
   EXPECT_EQ(c.Get("/search?query=lamp&k=abc")->status, 400);
+  EXPECT_EQ(c.Get("/search?query=lamp&limit=5")->status, 400);
+  EXPECT_EQ(json(c.Get("/search?query=lamp&k=1&k=2"))["error"]["field"], "k");  // given twice
   EXPECT_EQ(c.Get("/search?query=%FF")->status, 400);
   EXPECT_EQ(c.Get("/nowhere")->status, 404);
   // Nothing of the refused writes was stored; the server still answers.
