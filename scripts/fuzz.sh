@@ -27,7 +27,8 @@ for binary in build-fuzz/fuzz/fuzz_*; do
   target=$(basename "$binary" | sed 's/^fuzz_//')
   corpus="build-fuzz/corpus/$target"
   mkdir -p "$corpus"
-  if [ "$target" = index ] || [ "$target" = vectors ]; then  # seeds: a small valid index's files, written by the target
+  if [ "$target" = index ] || [ "$target" = vectors ] || [ "$target" = memory ] || [ "$target" = policy ]; then
+    # seeds: small valid files, written by the target itself
     AISLE_FUZZ_SEED_DIR="$corpus" "$binary" -runs=0 "$corpus" >/dev/null 2>&1 || true
   fi
   if [ "$target" = http ]; then  # seeds: a plain, a chunked and a pipelined request (first byte: default limits)
