@@ -13,6 +13,9 @@ int main(int argc, char** argv) {
   using namespace aisle;
   CLI::App app("aisle: product discovery engine", "aisle");
   app.require_subcommand(1);
+  // Global options may also come after the subcommand (`aisle search lamp --threads 1`):
+  // subcommands, created below, inherit this.
+  app.fallthrough();
   ContextOptions options;
   std::string progress = "auto";
   app.add_option("--threads", options.num_threads, "Worker threads (0: one per core)")->capture_default_str();

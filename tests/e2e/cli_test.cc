@@ -336,6 +336,13 @@ TEST(CliTest, ExitCodesAreMappedInOnePlace) {
   dir.write("junk/aisle.db", std::string(4096, 'x'));
   EXPECT_EQ(run_aisle({"stats", "--data-dir", (dir / "junk").string()}, dir).exit_code, 1);
   EXPECT_EQ(run_aisle({"--log-level", "loud", "stats", "--data-dir", data}, dir).exit_code, 2);
+  // Global options work after the subcommand too, also nested ones (and are checked there).
+  ASSERT_EQ(run_aisle({"ingest", "--data-dir", data, "--catalog", std::string(AISLE_SAMPLE_DIR) + "/catalog.jsonl", "--threads", "1"},
+                      dir).exit_code,
+            0);
+  EXPECT_EQ(run_aisle({"stats", "--data-dir", data, "--seed", "3", "--threads", "1"}, dir).exit_code, 0);
+  EXPECT_EQ(run_aisle({"stats", "--data-dir", data, "--log-level", "loud"}, dir).exit_code, 2);
+  EXPECT_EQ(run_aisle({"eval", "relevance", "--help", "--threads", "1"}, dir).exit_code, 0);
   // The server: a data directory without a store is a clear error (it used to segfault); a
   // key from the environment has the key file's minimum length.
   RunResult no_store = run_aisle({"serve", "--data-dir", (dir / "nothing").string(), "--listen", "127.0.0.1:0"}, dir);
