@@ -2,7 +2,22 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { query: "", locale: "en", filters: [], searchId: null, results: [] };
+const state = { query: "", locale: "en", filters: [], searchId: null, results: [], nextOffset: null, strategy: "" };
+// Names of the locales the catalog may have (the menu lists the catalog's own, from /health),
+// and the currency prices are shown in per locale.
+const kLocaleNames = { en: "English", es: "Español", ja: "日本語", de: "Deutsch", fr: "Français", it: "Italiano",
+                       pt: "Português", nl: "Nederlands", pl: "Polski", ko: "한국어", zh: "中文" };
+const kCurrency = { en: "USD", es: "EUR", de: "EUR", fr: "EUR", it: "EUR", pt: "EUR", nl: "EUR", ja: "JPY", pl: "PLN",
+                    ko: "KRW", zh: "CNY" };
+
+function price(value, locale) {
+  const language = (locale || "en").split("-")[0];
+  try {
+    return new Intl.NumberFormat(locale || "en", { style: "currency", currency: kCurrency[language] || "USD" }).format(value);
+  } catch {
+    return Number(value).toFixed(2);
+  }
+}
 const session = (() => {
   let id = sessionStorage.getItem("aisle-session");
   if (!id) {
@@ -27,40 +42,72 @@ function el(tag, attributes = {}, ...children) {
 
 function status(text) { $("status").textContent = text; }
 
-async function search() {
+// The page's address holds the search (query, locale, filters): it can be bookmarked and
+// shared, and Back/Forward walk through earlier searches.
+function address() {
+  const params = new URLSearchParams({ query: state.query, locale: state.locale });
+  for (const filter of state.filters) params.append("filter", filter);
+  return "?" + params.toString();
+}
+
+function restore(search) {
+  const params = new URLSearchParams(search);
+  state.query = params.get("query") || "";
+  state.locale = params.get("locale") || "en";
+  state.filters = params.getAll("filter");
+  $("query").value = state.query;
+  $("locale").value = state.locale;
+}
+
+async function search({ remember = true, more = false } = {}) {
   if (!state.query) return;
   const params = new URLSearchParams({ query: state.query, locale: state.locale, k: "20", facets: "true" });
   for (const filter of state.filters) params.append("filter", filter);
-  $("summary").textContent = "Searching…";
+  if (more) params.set("offset", String(state.nextOffset));
+  if (remember && !more && location.search !== address()) history.pushState(null, "", address());
+  if (!more) {
+    $("summary").textContent = "Searching…";
+    $("related").hidden = true;  // it showed a product of the previous results
+    $("related-list").replaceChildren();
+  }
   const response = await fetch("/search?" + params.toString());
   const body = await response.json();
   if (!response.ok) {
     $("summary").textContent = "Error: " + body.error.message;
     $("results").replaceChildren();
+    $("more").hidden = true;
     return;
   }
-  state.searchId = body.search_id || null;
-  state.results = body.results;
-  render(body);
+  if (!more) state.searchId = body.search_id || null;
+  state.results = more ? state.results.concat(body.results) : body.results;
+  state.nextOffset = body.next_offset ?? null;
+  render(body, more);
 }
 
-function render(body) {
-  $("summary").textContent = `${body.results.length} results for “${body.query}” · strategies ${body.strategy}` +
-    (body.policy ? ` (chosen by ${body.policy})` : "");
+function render(body, more) {
+  $("summary").textContent = body.notice && state.results.length === 0
+    ? body.notice
+    : `${state.results.length} results for “${body.query}”`;
+  // How the results were found is for the curious, not the headline.
+  $("summary").title = `strategies ${body.strategy}` + (body.policy ? ` (chosen by ${body.policy})` : "");
+  $("more").hidden = state.nextOffset === null;
   $("active-filters").replaceChildren(...state.filters.map((filter) =>
     el("button", { type: "button", class: "active-filter", title: "Remove filter",
                    onclick: () => { state.filters = state.filters.filter((f) => f !== filter); search(); } }, filter + " ✕")));
-  $("results").replaceChildren(...body.results.map((hit) => {
+  const items = body.results.map((hit) => {
     const chips = (hit.found_by || "").split("+").filter(Boolean).map((name) => el("span", { class: "chip found-by" }, name));
     const title = el("a", { href: "#", class: "title", onclick: (e) => { e.preventDefault(); feedback(hit, "click"); } }, hit.title || hit.product_id);
     const line = el("div", {}, title);
     if (hit.esci) line.append(el("span", { class: "badge esci " + hit.esci.label, title: `P(${hit.esci.label}) = ${hit.esci[hit.esci.label].toFixed(2)}` }, hit.esci.label));
-    const meta = el("div", { class: "meta" }, [hit.brand, hit.price !== undefined ? "$" + Number(hit.price).toFixed(2) : null].filter(Boolean).join(" · "));
+    const meta = el("div", { class: "meta" }, [hit.brand, hit.price !== undefined ? price(hit.price, hit.locale || state.locale) : null].filter(Boolean).join(" · "));
     const actions = el("div", { class: "actions" },
       el("button", { type: "button", class: "add-to-cart", onclick: () => feedback(hit, "add_to_cart") }, "Add to cart"),
       el("button", { type: "button", class: "show-related", onclick: () => related(hit) }, "Related"));
     return el("li", { class: "result", "data-product-id": hit.product_id }, line, meta, el("div", {}, ...chips), actions);
-  }));
+  });
+  if (more) $("results").append(...items);
+  else $("results").replaceChildren(...items);
+  if (more) return;  // the facets describe the whole result set, already shown
   const facets = body.facets || {};
   const groups = [];
   for (const name of ["brand", "color", "category", "locale"]) {
@@ -109,3 +156,23 @@ $("search-form").addEventListener("submit", (e) => {
   search();
 });
 $("related-close").addEventListener("click", () => { $("related").hidden = true; });
+$("more").addEventListener("click", () => search({ more: true }));
+window.addEventListener("popstate", () => {
+  restore(location.search);
+  if (state.query) search({ remember: false });
+  else { $("results").replaceChildren(); $("summary").textContent = ""; $("facets").replaceChildren(); $("more").hidden = true; }
+});
+
+// The language menu lists the catalog's locales; then a search in the address runs.
+(async () => {
+  try {
+    const health = await (await fetch("/health")).json();
+    if (Array.isArray(health.locales) && health.locales.length > 0) {
+      $("locale").replaceChildren(...health.locales.map((code) => el("option", { value: code }, kLocaleNames[code.split("-")[0]] || code)));
+    }
+  } catch {
+    // The static menu stays.
+  }
+  restore(location.search);
+  if (state.query) search({ remember: false });
+})();

@@ -200,6 +200,9 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& options, const
   AISLE_ASSIGN_OR_RETURN(engine->policy_, rank::OnlinePolicy::open(options.data_dir, options.online, context.seed()));
   AISLE_ASSIGN_OR_RETURN(store::StoreStats stats, engine->store_->stats());
   engine->events_stored_ = stats.events;
+  for (const auto& [locale, count] : stats.products_per_locale) {
+    if (count > 0) engine->locales_.push_back(locale);
+  }
   engine->closed_ = false;
   return engine;
 }
@@ -427,6 +430,10 @@ Reply Engine::upsert_products(const nlohmann::json& request) {
   if (!report.is_ok()) return error_reply(report.status());
   // Pipelines reopen the index on their next checkout.
   ++generation_;
+  for (const io::ProductRecord& record : *records) {
+    if (std::find(locales_.begin(), locales_.end(), record.locale) == locales_.end()) locales_.push_back(record.locale);
+  }
+  std::sort(locales_.begin(), locales_.end());
   documents_ = report->documents;
   products_written_ += static_cast<std::int64_t>(records->size());
   // The new and changed listings in what every pipeline shares: their vectors (the vector
@@ -513,7 +520,13 @@ Reply Engine::add_events(const nlohmann::json& request) {
 }
 
 Reply Engine::health() {
-  return Reply{200, {{"status", "ok"}, {"documents", documents_.load()}, {"events", events_stored_.load()}, {"layers", layers_}}};
+  std::vector<std::string> locales;
+  {
+    std::lock_guard lock(write_mutex_);
+    locales = locales_;
+  }
+  return Reply{200, {{"status", "ok"}, {"documents", documents_.load()}, {"events", events_stored_.load()}, {"locales", locales},
+                     {"layers", layers_}}};
 }
 
 std::vector<std::tuple<std::string, std::string, double>> Engine::gauges() {

@@ -4,7 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, existsSync } from "node:fs";
+import { mkdtempSync, mkdirSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
@@ -106,4 +106,72 @@ test("search, filter by a facet, open related products, and send feedback", asyn
   assert.match(await page.locator("#status").innerText(), /stored$/);
   assert.equal((await health()).events, before + 2);
   assert.deepEqual(errors, []);
+});
+
+test("the address holds the search, Back restores it, more results page on, and the menu and prices follow the catalog", async () => {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on("pageerror", (error) => errors.push(error.message));
+  await page.goto(base + "/");
+  // The language menu offers the catalog's locales only.
+  await page.waitForFunction(() => document.querySelectorAll("#locale option").length === 3);
+  assert.deepEqual(await page.locator("#locale option").evaluateAll((options) => options.map((o) => o.value)), ["en", "es", "ja"]);
+
+  await page.fill("#query", "running shoes");
+  await page.press("#query", "Enter");
+  await page.waitForSelector("#results li.result");
+  assert.match(page.url(), /\?query=running\+shoes&locale=en$/);
+  // The summary speaks to shoppers: no strategy names.
+  const summary = await page.locator("#summary").innerText();
+  assert.match(summary, /^20 results for “running shoes”$/);
+
+  // More results: the next page appended, no product twice.
+  assert.ok(await page.locator("#more").isVisible());
+  await page.click("#more");
+  await page.waitForFunction(() => document.querySelectorAll("#results li.result").length > 20);
+  const ids = await page.locator("#results li.result").evaluateAll((items) => items.map((li) => li.dataset.productId));
+  assert.equal(new Set(ids).size, ids.length);
+
+  // A facet goes into the address; Back removes it again.
+  await page.locator('#facets button.facet[data-filter^="brand="]').first().click();
+  await page.waitForSelector("#active-filters .active-filter");
+  assert.match(page.url(), /&filter=brand%3D/);
+  await page.goBack();
+  await page.waitForFunction(() => document.querySelectorAll("#active-filters .active-filter").length === 0 &&
+                                   document.querySelector("#summary").textContent.startsWith("20 results"));
+  assert.doesNotMatch(page.url(), /filter=/);
+
+  // The address is a bookmark: opened fresh, it runs the search.
+  const bookmark = await browser.newPage();
+  await bookmark.goto(page.url());
+  await bookmark.waitForSelector("#results li.result");
+  assert.equal(await bookmark.inputValue("#query"), "running shoes");
+  await bookmark.close();
+
+  // Japanese listings are priced in yen, without decimals.
+  await page.selectOption("#locale", "ja");
+  await page.fill("#query", "ランニングシューズ");
+  await page.press("#query", "Enter");
+  await page.waitForFunction(() => document.querySelector("#summary").textContent.includes("ランニングシューズ"));
+  const meta = await page.locator("#results li.result .meta").first().innerText();
+  assert.match(meta, /[¥￥]\s?[\d,]+$/, meta);
+  assert.equal(await page.locator("#related").isVisible(), false);
+  assert.deepEqual(errors, []);
+});
+
+test("at 390 px (a phone) and 1280 px the page fits its width; screenshots kept", async () => {
+  const artifacts = process.env.AISLE_ARTIFACTS || join(dir, "artifacts");
+  mkdirSync(artifacts, { recursive: true });
+  for (const width of [1280, 390]) {
+    const page = await browser.newPage({ viewport: { width, height: 900 } });
+    await page.goto(base + "/?query=running+shoes&locale=en");
+    await page.waitForSelector("#results li.result");
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `the page is ${overflow} px wider than ${width} px`);
+    assert.ok(await page.locator("#search-button").isVisible());
+    const box = await page.locator("#search-button").boundingBox();
+    assert.ok(box.x + box.width <= width, `the search button ends at ${box.x + box.width} px`);
+    await page.screenshot({ path: join(artifacts, `search-${width}.png`) });
+    await page.close();
+  }
 });

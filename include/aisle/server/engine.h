@@ -101,6 +101,8 @@ class Engine {
   // reply (200) comes after the store has committed them: {"stored", "duplicates" (events the
   // store already had, ignored), "rewarded" (events credited to their search)}.
   Reply add_events(const nlohmann::json& request);
+  // {"status": "ok", "documents", "events", "locales" (the catalog's, sorted: what the page's
+  // language menu offers), "layers"}.
   Reply health();
   // Gauges for /metrics: (name, help, value).
   std::vector<std::tuple<std::string, std::string, double>> gauges();
@@ -128,6 +130,7 @@ class Engine {
 
   std::mutex write_mutex_;  // the writable store and index updates
   std::unique_ptr<store::Store> store_;
+  std::vector<std::string> locales_;  // the catalog's locales, sorted; guarded by write_mutex_
   std::shared_mutex memory_mutex_;
   std::unique_ptr<retrieve::MemoryIndex> memory_;
   std::unique_ptr<rank::OnlinePolicy> policy_;
