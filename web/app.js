@@ -134,8 +134,20 @@ async function related(hit) {
     $("related-list").replaceChildren(el("li", { class: "related-error" }, body.error.message));
     return;
   }
-  $("related-list").replaceChildren(...body.related.map((r) =>
-    el("li", { class: "related-item" }, (r.title || r.product_id) + (r.brand ? ` (${r.brand})` : ""))));
+  // Each related product opens as a search for its title (the page has no product view).
+  $("related-list").replaceChildren(...body.related.map((r) => {
+    const open = el("a", { href: "?" + new URLSearchParams({ query: r.title || r.product_id, locale: state.locale }).toString(),
+                           class: "related-link",
+                           onclick: (e) => {
+                             e.preventDefault();
+                             state.query = r.title || r.product_id;
+                             state.filters = [];
+                             $("query").value = state.query;
+                             search();
+                           } }, r.title || r.product_id);
+    const meta = [r.brand, r.price !== undefined ? price(r.price, state.locale) : null].filter(Boolean).join(" · ");
+    return el("li", { class: "related-item" }, open, meta ? el("div", { class: "meta" }, meta) : "");
+  }));
 }
 
 async function feedback(hit, type) {

@@ -93,6 +93,14 @@ test("search, filter by a facet, open related products, and send feedback", asyn
   await page.locator("#results li.result .show-related").first().click();
   await page.waitForSelector("#related-list .related-item");
   assert.ok((await page.locator("#related-list .related-item").count()) >= 1);
+  // Each shows its price and opens as a search for its title.
+  assert.match(await page.locator("#related-list .related-item .meta").first().innerText(), /\$[\d,]+\.\d\d/);
+  const relatedTitle = await page.locator("#related-list .related-link").first().innerText();
+  await page.locator("#related-list .related-link").first().click();
+  await page.waitForFunction((title) => document.querySelector("#summary").textContent.includes(title), relatedTitle);
+  assert.equal(await page.inputValue("#query"), relatedTitle);
+  await page.goBack();  // back to the filtered results
+  await page.waitForSelector("#active-filters .active-filter");
 
   // A click and an add-to-cart go back as feedback events and are stored.
   const before = (await health()).events;
