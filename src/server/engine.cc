@@ -430,10 +430,13 @@ Reply Engine::upsert_products(const nlohmann::json& request) {
   if (!report.is_ok()) return error_reply(report.status());
   // Pipelines reopen the index on their next checkout.
   ++generation_;
-  for (const io::ProductRecord& record : *records) {
-    if (std::find(locales_.begin(), locales_.end(), record.locale) == locales_.end()) locales_.push_back(record.locale);
+  {
+    std::lock_guard locales_lock(locales_mutex_);
+    for (const io::ProductRecord& record : *records) {
+      if (std::find(locales_.begin(), locales_.end(), record.locale) == locales_.end()) locales_.push_back(record.locale);
+    }
+    std::sort(locales_.begin(), locales_.end());
   }
-  std::sort(locales_.begin(), locales_.end());
   documents_ = report->documents;
   products_written_ += static_cast<std::int64_t>(records->size());
   // The new and changed listings in what every pipeline shares: their vectors (the vector
@@ -522,7 +525,7 @@ Reply Engine::add_events(const nlohmann::json& request) {
 Reply Engine::health() {
   std::vector<std::string> locales;
   {
-    std::lock_guard lock(write_mutex_);
+    std::lock_guard lock(locales_mutex_);
     locales = locales_;
   }
   return Reply{200, {{"status", "ok"}, {"documents", documents_.load()}, {"events", events_stored_.load()}, {"locales", locales},

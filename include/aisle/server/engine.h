@@ -130,7 +130,9 @@ class Engine {
 
   std::mutex write_mutex_;  // the writable store and index updates
   std::unique_ptr<store::Store> store_;
-  std::vector<std::string> locales_;  // the catalog's locales, sorted; guarded by write_mutex_
+  // The catalog's locales, sorted. Its own lock: /health must not wait behind a long write.
+  std::mutex locales_mutex_;
+  std::vector<std::string> locales_;  // guarded by locales_mutex_
   std::shared_mutex memory_mutex_;
   std::unique_ptr<retrieve::MemoryIndex> memory_;
   std::unique_ptr<rank::OnlinePolicy> policy_;
