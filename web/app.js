@@ -2,7 +2,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { query: "", locale: "en", filters: [], searchId: null, results: [], nextOffset: null, strategy: "" };
+const state = { query: "", locale: "en", sort: "relevance", filters: [], searchId: null, results: [], nextOffset: null };
 // Names of the locales the catalog may have (the menu lists the catalog's own, from /health),
 // and the currency prices are shown in per locale.
 const kLocaleNames = { en: "English", es: "Español", ja: "日本語", de: "Deutsch", fr: "Français", it: "Italiano",
@@ -42,10 +42,11 @@ function el(tag, attributes = {}, ...children) {
 
 function status(text) { $("status").textContent = text; }
 
-// The page's address holds the search (query, locale, filters): it can be bookmarked and
+// The page's address holds the search (query, locale, sort, filters): it can be bookmarked and
 // shared, and Back/Forward walk through earlier searches.
 function address() {
   const params = new URLSearchParams({ query: state.query, locale: state.locale });
+  if (state.sort !== "relevance") params.set("sort", state.sort);
   for (const filter of state.filters) params.append("filter", filter);
   return "?" + params.toString();
 }
@@ -54,14 +55,16 @@ function restore(search) {
   const params = new URLSearchParams(search);
   state.query = params.get("query") || "";
   state.locale = params.get("locale") || "en";
+  state.sort = params.get("sort") || "relevance";
   state.filters = params.getAll("filter");
   $("query").value = state.query;
   $("locale").value = state.locale;
+  $("sort").value = state.sort;
 }
 
 async function search({ remember = true, more = false } = {}) {
   if (!state.query) return;
-  const params = new URLSearchParams({ query: state.query, locale: state.locale, k: "20", facets: "true" });
+  const params = new URLSearchParams({ query: state.query, locale: state.locale, k: "20", facets: "true", sort: state.sort });
   for (const filter of state.filters) params.append("filter", filter);
   if (more) params.set("offset", String(state.nextOffset));
   if (remember && !more && location.search !== address()) history.pushState(null, "", address());
@@ -87,7 +90,7 @@ async function search({ remember = true, more = false } = {}) {
 function render(body, more) {
   $("summary").textContent = body.notice && state.results.length === 0
     ? body.notice
-    : `${state.results.length} results for “${body.query}”`;
+    : `${body.total} result${body.total === 1 ? "" : "s"} for “${body.query}”`;
   // How the results were found is for the curious, not the headline.
   $("summary").title = `strategies ${body.strategy}` + (body.policy ? ` (chosen by ${body.policy})` : "");
   $("more").hidden = state.nextOffset === null;
@@ -110,18 +113,28 @@ function render(body, more) {
   if (more) return;  // the facets describe the whole result set, already shown
   const facets = body.facets || {};
   const groups = [];
-  for (const name of ["brand", "color", "category", "locale"]) {
+  for (const name of ["brand", "color", "category", "price", "locale"]) {
     const values = (facets[name] || []).slice(0, 8);
     if (values.length === 0) continue;
     groups.push(el("h3", {}, name));
     for (const value of values) {
-      const filter = `${name}=${value.value}`;
+      const [filter, label] = name === "price" ? priceFacet(value.value) : [`${name}=${value.value}`, value.value];
       groups.push(el("button", { type: "button", class: "facet", "data-filter": filter,
                                  onclick: () => { if (!state.filters.includes(filter)) state.filters.push(filter); search(); } },
-                     `${value.value} (${value.count})`));
+                     `${label} (${value.count})`));
     }
   }
   $("facets").replaceChildren(...groups);
+}
+
+// A price bucket ("<10", "25-50", "1000+") as a filter and a label in the locale's currency.
+function priceFacet(bucket) {
+  const whole = (value) => price(value, state.locale).replace(/[.,]00(?=\D*$)/, "");
+  let match;
+  if ((match = bucket.match(/^<(\d+)$/))) return [`price=..${match[1]}`, `under ${whole(match[1])}`];
+  if ((match = bucket.match(/^(\d+)\+$/))) return [`price=${match[1]}..`, `${whole(match[1])} and more`];
+  if ((match = bucket.match(/^(\d+)-(\d+)$/))) return [`price=${match[1]}..${match[2]}`, `${whole(match[1])} – ${whole(match[2])}`];
+  return [`price=${bucket}`, bucket];
 }
 
 async function related(hit) {
@@ -164,8 +177,13 @@ $("search-form").addEventListener("submit", (e) => {
   e.preventDefault();
   state.query = $("query").value.trim();
   state.locale = $("locale").value;
+  state.sort = $("sort").value;
   state.filters = [];
   search();
+});
+$("sort").addEventListener("change", () => {
+  state.sort = $("sort").value;
+  if (state.query) search();
 });
 $("related-close").addEventListener("click", () => { $("related").hidden = true; });
 $("more").addEventListener("click", () => search({ more: true }));

@@ -66,6 +66,7 @@ Command add_search(CLI::App& app) {
   struct Args {
     std::string data_dir, query;
     std::vector<std::string> filters;
+    std::string sort = "relevance";
     rank::PipelineOptions options;
     bool json = false, no_typos = false, no_rank = false;
   };
@@ -74,7 +75,12 @@ Command add_search(CLI::App& app) {
   app.add_option("query", args->query, "Query text")->required();
   app.add_option("--data-dir", args->data_dir, "Data directory")->required();
   app.add_option("--locale", o.locale, "The query's language")->capture_default_str();
-  app.add_option("--filter", args->filters, "KEY=VALUE: brand, color, category (path), locale, price=MIN..MAX");
+  app.add_option("--filter", args->filters,
+                 "KEY=VALUE: brand, color, category (path), locale, price=MIN..MAX, or a numeric attribute: NAME=MIN..MAX, "
+                 "NAME=NUMBER (either end of a range may be empty)");
+  app.add_option("--sort", args->sort,
+                 "relevance, price_asc, price_desc, popularity or newest (the relevant results re-ordered)")
+      ->capture_default_str();
   app.add_option("-k,--k", o.k, "Number of results")->capture_default_str()->check(CLI::Range(1, 10000));
   app.add_option("--strategy", o.strategy,
                  "auto (the default pipeline: lexical, plus vector when the encoder passed its validation gate), hybrid (lexical + "
@@ -85,7 +91,7 @@ Command add_search(CLI::App& app) {
   app.add_option("--ef", o.ef, "HNSW beam width (vector, hybrid)")->capture_default_str()->check(CLI::Range(1, 100000));
   app.add_flag("--explain", o.explain,
                "Per-field score breakdown, query-understanding slots, and the ranker's feature contributions");
-  app.add_flag("--facets", o.facets, "Count brand, color, category, locale and price facets");
+  app.add_flag("--facets", o.facets, "Count brand, color, category, locale and price facets over the result set");
   app.add_flag("--no-typos", args->no_typos, "Switch typo tolerance off");
   app.add_flag("--no-rank", args->no_rank, "Keep the strategies' (fused) order even when a ranker is active");
   app.add_flag("--all-locales", o.all_locales,
@@ -99,6 +105,7 @@ Command add_search(CLI::App& app) {
     options.typos = !args->no_typos;
     options.rank = !args->no_rank;
     for (const std::string& filter : args->filters) AISLE_RETURN_IF_ERROR(rank::parse_filter(filter, &options.filter));
+    AISLE_ASSIGN_OR_RETURN(options.sort, rank::parse_sort(args->sort));
     AISLE_ASSIGN_OR_RETURN(auto pipeline, rank::SearchPipeline::open(args->data_dir, context));
     std::string chosen_by;
     if (options.strategy == "policy") {
@@ -119,8 +126,9 @@ Command add_search(CLI::App& app) {
       say("{}", out.dump(2));
       return Status::ok();
     }
-    say("query: {} [{}{}{}] ({} results)", args->query, result.strategy, chosen_by.empty() ? "" : ", chosen by " + chosen_by,
-        result.ranked ? fmt::format(", ranked {} candidates", result.candidates) : "", result.hits.size());
+    say("query: {} [{}{}{}] ({} of {} results{})", args->query, result.strategy, chosen_by.empty() ? "" : ", chosen by " + chosen_by,
+        result.ranked ? fmt::format(", ranked {} candidates", result.candidates) : "", result.hits.size(), result.total,
+        options.sort == rank::SortOrder::kRelevance ? "" : fmt::format(", sorted by {}", rank::sort_name(options.sort)));
     if (!result.notice.empty()) say("  {}", result.notice);
     if (!result.intent.empty()) say("  intent: {}", fmt::join(result.intent, ", "));
     if (options.explain) {
@@ -139,9 +147,10 @@ Command add_search(CLI::App& app) {
         const std::string label = hit["esci"]["label"].get<std::string>();
         esci_badge = fmt::format("  {} {:.2f}", label, hit["esci"][label].get<double>());
       }
-      say("  {:2}. {:7.3f}  [{}] {:<12} {}{}  <{}>{}{}", hit["rank"].get<int>(), hit["score"].get<double>(),
+      say("  {:2}. {:7.3f}  [{}] {:<12} {}{}{}  <{}>{}{}", hit["rank"].get<int>(), hit["score"].get<double>(),
           hit.value("locale", ""), hit.value("product_id", ""), hit.value("title", ""),
-          hit.value("brand", "").empty() ? "" : "  (" + hit.value("brand", "") + ")", hit["found_by"].get<std::string>(),
+          hit.value("brand", "").empty() ? "" : "  (" + hit.value("brand", "") + ")",
+          hit.contains("price") ? fmt::format("  {:.2f}", hit["price"].get<double>()) : "", hit["found_by"].get<std::string>(),
           esci_badge, hit.value("other_locale", false) ? "  (sold only in another locale)" : "");
       if (!options.explain || !hit.contains("explain")) continue;
       for (const auto& term : hit["explain"]) {
@@ -178,8 +187,8 @@ Command add_search(CLI::App& app) {
       }
     }
     if (options.facets) {
-      say("  matched {}", result.lexical.matched);
-      for (const auto& [name, values] : result.lexical.facets) {
+      say("  keyword matches {}; facets over the {} results:", result.lexical.matched, result.total);
+      for (const auto& [name, values] : result.facets) {
         std::string list;
         for (const auto& value : values) list += fmt::format(" {} ({})", value.value, value.count);
         if (!values.empty()) say("  {}:{}", name, list);

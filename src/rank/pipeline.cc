@@ -9,11 +9,22 @@
 
 #include <spdlog/spdlog.h>
 
+#include "aisle/core/check.h"
 #include "aisle/rank/esci.h"
 
 namespace aisle::rank {
 
 std::filesystem::path ranker_path(const std::filesystem::path& data_dir) { return data_dir / "models" / "ranker.bin"; }
+
+namespace {
+
+bool ascii_iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+}  // namespace
 
 bool passes(const text::Filter& filter, const io::ProductRecord& record) {
   auto one_of = [](const std::vector<std::string>& allowed, const std::string& value) {
@@ -31,7 +42,38 @@ bool passes(const text::Filter& filter, const io::ProductRecord& record) {
     }
     if (!any) return false;
   }
+  for (const text::AttributeRange& range : filter.attributes) {
+    bool met = false;
+    for (const auto& [name, value] : record.attributes) {
+      if (!ascii_iequals(name, range.name)) continue;
+      auto number = text::numeric_value(value);
+      met = number && (!range.min || *number >= *range.min) && (!range.max || *number <= *range.max);
+      break;  // the first value of a name, as the index keeps
+    }
+    if (!met) return false;
+  }
   return true;
+}
+
+Result<SortOrder> parse_sort(std::string_view text) {
+  for (SortOrder sort : {SortOrder::kRelevance, SortOrder::kPriceAscending, SortOrder::kPriceDescending,
+                         SortOrder::kPopularity, SortOrder::kNewest}) {
+    if (text == sort_name(sort)) return sort;
+  }
+  return Status::bad_input("unknown sort \"" + std::string(text) +
+                               "\" (expected relevance, price_asc, price_desc, popularity or newest)",
+                           Where("", 0, "sort"));
+}
+
+std::string_view sort_name(SortOrder sort) {
+  switch (sort) {
+    case SortOrder::kRelevance: return "relevance";
+    case SortOrder::kPriceAscending: return "price_asc";
+    case SortOrder::kPriceDescending: return "price_desc";
+    case SortOrder::kPopularity: return "popularity";
+    case SortOrder::kNewest: return "newest";
+  }
+  return "relevance";
 }
 
 namespace {
@@ -488,6 +530,15 @@ Result<CandidateSet> SearchPipeline::retrieve(std::string_view query, const Pipe
   // The candidates' listings are read in one snapshot, taking the database lock once.
   AISLE_ASSIGN_OR_RETURN(store::Store::ReadScope snapshot, store_->read_scope());
   AISLE_ASSIGN_OR_RETURN(const retrieve::PolicyAction action, action_for(options));
+  for (const text::AttributeRange& range : options.filter.attributes) {
+    if (!catalog_->index->has_numeric_attribute(range.name)) {
+      std::string known;
+      for (const std::string& name : catalog_->index->numeric_attributes()) known += (known.empty() ? "" : ", ") + name;
+      return Status::bad_input("unknown filter " + range.name + ": no product has a numeric attribute of that name (filters: brand, color, category, locale, price" +
+                                   (known.empty() ? std::string(")") : "; numeric attributes: " + known + ")"),
+                               Where("", 0, "filters"));
+    }
+  }
   result.action = action;
   result.strategy = action.describe();
   auto depth_of = [&](int strategy) { return action.depth[static_cast<std::size_t>(strategy)]; };
@@ -548,7 +599,7 @@ Result<CandidateSet> SearchPipeline::retrieve(std::string_view query, const Pipe
     const int depth = depth_of(retrieve::kVectorStrategy);
     vector::VectorSearchOptions vector_options;
     const bool post_filter = !filter.brands.empty() || !filter.colors.empty() || filter.min_price || filter.max_price ||
-                             filter.locales.size() > 1 || filter.categories.size() > 1;
+                             filter.locales.size() > 1 || filter.categories.size() > 1 || !filter.attributes.empty();
     vector_options.k = post_filter ? depth * 4 : depth;
     vector_options.ef = std::max(options.ef, vector_options.k);
     if (filter.locales.size() == 1) vector_options.filter.locale = filter.locales[0];
@@ -619,7 +670,7 @@ Result<CandidateSet> SearchPipeline::retrieve(std::string_view query, const Pipe
     const bool locale_filtered =
         !filter.locales.empty() && std::find(filter.locales.begin(), filter.locales.end(), search.locale) == filter.locales.end();
     const bool filtered = !filter.brands.empty() || !filter.colors.empty() || !filter.categories.empty() ||
-                          locale_filtered || filter.min_price || filter.max_price;
+                          locale_filtered || filter.min_price || filter.max_price || !filter.attributes.empty();
     for (const ProductId product : popular_->first(search.locale, static_cast<std::size_t>(depth) * 20)) {
       if (static_cast<int>(list.products.size()) >= depth) break;
       if (filtered) {
@@ -735,6 +786,16 @@ Result<PipelineResult> SearchPipeline::search(std::string_view query, const Pipe
   AISLE_RETURN_IF_ERROR(rank_candidates(set, options, &result));
   AISLE_RETURN_IF_ERROR(drop_typo_matches(set.documents, &result));
   result.intent = intent(result.analysis, set.documents, *catalog_->index, &result.hits);
+  if (options.sort != SortOrder::kRelevance) {
+    // intent() re-orders the hits only: the documents follow them again.
+    std::unordered_map<std::uint32_t, std::size_t> at;
+    for (std::size_t i = 0; i < set.documents.size(); ++i) at.emplace(set.documents[i].product.value(), i);
+    std::vector<text::Document> documents;
+    documents.reserve(result.hits.size());
+    for (const PipelineHit& hit : result.hits) documents.push_back(std::move(set.documents[at.at(hit.product.value())]));
+    set.documents = std::move(documents);
+    sort_results(set.documents, options, &result);
+  }
   AISLE_RETURN_IF_ERROR(respond(query, options, &result));
   return result;
 }
@@ -827,16 +888,95 @@ Status SearchPipeline::drop_typo_matches(std::vector<text::Document>& documents,
   return Status::ok();
 }
 
+namespace {
+
+// The strategies that read the query: popularity and graph neighbours return k products for any
+// text.
+constexpr std::uint32_t kReadsQuery =
+    retrieve::kFoundLexical | retrieve::kFoundStructured | retrieve::kFoundVector | retrieve::kFoundMemory;
+
+}  // namespace
+
+void SearchPipeline::sort_results(std::vector<text::Document>& documents, const PipelineOptions& options,
+                                  PipelineResult* result) const {
+  if (options.sort == SortOrder::kRelevance) return;
+  AISLE_CHECK(documents.size() == result->hits.size(), "the documents follow their hits");
+  // The relevant set. Sorting by price must not bring the cheapest product that shares one word
+  // with the query to the top ("running shoes" -> running socks): the set is the hits that
+  // match every word of the query (or its typo correction) in a prominent field (title, brand,
+  // color, category, attributes) and contradict none of the query's confident slots. When no
+  // hit matches every word, the hits without a conflict that a strategy reading the query
+  // found; never popularity or graph neighbours alone.
+  const std::vector<text::QueryTerm>& terms = result->lexical.terms;
+  std::vector<std::string> words;  // as typed: a correction counts for its word
+  for (const text::QueryTerm& term : terms) {
+    const std::string& word = term.expanded_from.empty() ? term.term : term.expanded_from;
+    if (std::find(words.begin(), words.end(), word) == words.end()) words.push_back(word);
+  }
+  std::vector<std::size_t> strict, loose;
+  for (std::size_t i = 0; i < result->hits.size(); ++i) {
+    const PipelineHit& hit = result->hits[i];
+    if ((hit.provenance.found_by & kReadsQuery) == 0 || hit.slot_conflicts > 0) continue;
+    loose.push_back(i);
+    if (words.empty()) continue;
+    const text::DocumentMatch match = catalog_->index->match(documents[i], terms);
+    std::vector<std::string> matched;
+    for (std::size_t t = 0; t < terms.size(); ++t) {
+      const auto& tf = match.terms[t].tf;
+      if (tf[static_cast<int>(text::Field::kTitle)] + tf[static_cast<int>(text::Field::kBrand)] +
+              tf[static_cast<int>(text::Field::kColor)] + tf[static_cast<int>(text::Field::kCategory)] +
+              tf[static_cast<int>(text::Field::kAttributes)] > 0) {
+        matched.push_back(terms[t].expanded_from.empty() ? terms[t].term : terms[t].expanded_from);
+      }
+    }
+    if (std::all_of(words.begin(), words.end(), [&](const std::string& word) {
+          return std::find(matched.begin(), matched.end(), word) != matched.end();
+        })) {
+      strict.push_back(i);
+    }
+  }
+  std::vector<std::size_t> order = strict.empty() ? loose : strict;
+  auto price = [&](std::size_t i) { return documents[i].price; };
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    switch (options.sort) {
+      case SortOrder::kPriceAscending:
+      case SortOrder::kPriceDescending: {
+        // Listings without a price come last either way.
+        if (!price(a) || !price(b)) return price(a).has_value() && !price(b).has_value();
+        return options.sort == SortOrder::kPriceAscending ? *price(a) < *price(b) : *price(a) > *price(b);
+      }
+      case SortOrder::kPopularity:
+        return documents[a].popularity.value_or(0.0) > documents[b].popularity.value_or(0.0);
+      case SortOrder::kNewest:  // the store numbers listings in the order they were first added
+        return result->hits[a].product.value() > result->hits[b].product.value();
+      case SortOrder::kRelevance: break;
+    }
+    return false;
+  });
+  std::vector<PipelineHit> hits;
+  std::vector<text::Document> sorted_documents;
+  for (std::size_t i : order) {
+    hits.push_back(std::move(result->hits[i]));
+    sorted_documents.push_back(std::move(documents[i]));
+  }
+  result->hits = std::move(hits);
+  documents = std::move(sorted_documents);
+}
+
 Status SearchPipeline::respond(std::string_view query, const PipelineOptions& options, PipelineResult* result) const {
-  // A query needs an answer from a strategy that read it: popularity and graph neighbours alone
-  // are not one (they return k products for any text).
-  constexpr std::uint32_t kReadsQuery =
-      retrieve::kFoundLexical | retrieve::kFoundStructured | retrieve::kFoundVector | retrieve::kFoundMemory;
+  // A query needs an answer from a strategy that read it.
   const bool answered = std::any_of(result->hits.begin(), result->hits.end(),
                                     [](const PipelineHit& hit) { return (hit.provenance.found_by & kReadsQuery) != 0; });
   if (!answered && !result->hits.empty() && (result->action.mask() & kReadsQuery) != 0) {
     result->hits.clear();
     result->notice = "nothing in the catalog matches \"" + std::string(query) + "\"";
+  }
+  result->total = result->hits.size();
+  if (options.facets) {
+    std::vector<ProductId> products;
+    products.reserve(result->hits.size());
+    for (const PipelineHit& hit : result->hits) products.push_back(hit.product);
+    result->facets = catalog_->index->facets(products);
   }
   if (result->hits.size() > static_cast<std::size_t>(options.k)) result->hits.resize(static_cast<std::size_t>(options.k));
   // Cross-listing fallback: the product is sold in another locale and not in this one.
@@ -868,6 +1008,7 @@ Status SearchPipeline::respond(std::string_view query, const PipelineOptions& op
       result->hits.push_back(std::move(row));
     }
   }
+  result->total = std::max(result->total, result->hits.size());
   if (result->hits.empty() && result->notice.empty()) {
     result->notice = "nothing in the catalog matches \"" + std::string(query) + "\"";
   }

@@ -3,10 +3,18 @@
 #include <algorithm>
 #include <string>
 
+#include <fmt/format.h>
+
 namespace aisle::rank {
 
-// "brand=Nike", "category=Shoes > Running", "price=10..100", "locale=en",
-// "color=red".
+namespace {
+
+constexpr std::size_t kMaxAttributeRanges = 16;
+
+std::string value_text_hint(const std::string &key) { return key == "price" ? "MIN..MAX" : "MIN..MAX or " + key + "=NUMBER"; }
+
+}  // namespace
+
 Status parse_filter(const std::string &text, text::Filter *filter) {
   auto equals = text.find('=');
   if (equals == std::string::npos || equals == 0 || equals + 1 == text.size()) {
@@ -23,21 +31,38 @@ Status parse_filter(const std::string &text, text::Filter *filter) {
   } else if (key == "locale") {
     AISLE_ASSIGN_OR_RETURN(Locale locale, Locale::parse(value));
     filter->locales.push_back(locale.code());
-  } else if (key == "price") {
-    auto dots = value.find("..");
-    if (dots == std::string::npos) {
-      return Status::bad_input("expected price=MIN..MAX (either may be empty), found " + value,
-                               Where("", 0, "--filter"));
-    }
-    try {
-      if (dots > 0) filter->min_price = std::stod(value.substr(0, dots));
-      if (dots + 2 < value.size()) filter->max_price = std::stod(value.substr(dots + 2));
-    } catch (const std::exception &) {
-      return Status::bad_input("expected numbers in price=MIN..MAX, found " + value, Where("", 0, "--filter"));
-    }
   } else {
-    return Status::bad_input("unknown filter " + key + " (expected brand, color, category, locale or price)",
-                             Where("", 0, "--filter"));
+    // price and numeric attributes: MIN..MAX (either side may be empty) or one number.
+    auto number = [&](std::string_view part) -> Result<std::optional<double>> {
+      if (part.empty()) return std::optional<double>();
+      auto parsed = text::numeric_value(part);
+      if (!parsed) {
+        return Status::bad_input("expected a number in " + key + "=" + value_text_hint(key) + ", found " + std::string(part),
+                                 Where("", 0, "--filter"));
+      }
+      return std::optional<double>(*parsed);
+    };
+    std::optional<double> min, max;
+    if (auto dots = value.find(".."); dots != std::string::npos) {
+      AISLE_ASSIGN_OR_RETURN(min, number(std::string_view(value).substr(0, dots)));
+      AISLE_ASSIGN_OR_RETURN(max, number(std::string_view(value).substr(dots + 2)));
+      if (!min && !max) return Status::bad_input("expected " + key + "=" + value_text_hint(key) + ", found " + value, Where("", 0, "--filter"));
+      if (min && max && *min > *max) {
+        return Status::bad_input("empty range " + key + "=" + value + " (the minimum is above the maximum)", Where("", 0, "--filter"));
+      }
+    } else {
+      AISLE_ASSIGN_OR_RETURN(min, number(value));
+      max = min;
+    }
+    if (key == "price") {
+      filter->min_price = min;
+      filter->max_price = max;
+    } else {
+      if (filter->attributes.size() >= kMaxAttributeRanges) {
+        return Status::bad_input(fmt::format("at most {} attribute ranges", kMaxAttributeRanges), Where("", 0, "--filter"));
+      }
+      filter->attributes.push_back(text::AttributeRange{key, min, max});
+    }
   }
   return Status::ok();
 }
@@ -135,7 +160,8 @@ Result<nlohmann::json> search_result_json(const SearchPipeline &pipeline, std::s
     hits.push_back(entry);
   }
   out["results"] = hits;
-  out["total"] = hits.size();
+  out["total"] = result.total;
+  out["sort"] = std::string(sort_name(options.sort));
   if (!result.notice.empty()) out["notice"] = result.notice;
   if (!result.intent.empty()) out["intent"] = result.intent;
   if (options.explain) out["layers"] = layers_json(pipeline);
@@ -165,7 +191,7 @@ Result<nlohmann::json> search_result_json(const SearchPipeline &pipeline, std::s
   }
   if (options.facets) {
     nlohmann::json facets = nlohmann::json::object();
-    for (const auto &[name, values] : result.lexical.facets) {
+    for (const auto &[name, values] : result.facets) {
       nlohmann::json list = nlohmann::json::array();
       for (const auto &value : values) list.push_back({{"value", value.value}, {"count", value.count}});
       facets[name] = list;

@@ -235,7 +235,7 @@ void Engine::release(Slot slot) {
 Result<nlohmann::json> Engine::run_search(const nlohmann::json& request) {
   if (!request.is_object()) return field_error("body", "the request must be a JSON object");
   // A misspelled parameter ("fliters", "limit") would otherwise be ignored without a word.
-  static const char* const kKnown[] = {"query", "locale", "k", "offset", "page", "filters", "explain",
+  static const char* const kKnown[] = {"query", "locale", "k", "offset", "page", "sort", "filters", "explain",
                                        "facets", "strategy", "depth", "all_locales", "rank"};
   for (const auto& [key, value] : request.items()) {
     if (std::find_if(std::begin(kKnown), std::end(kKnown), [&](const char* known) { return key == known; }) == std::end(kKnown)) {
@@ -266,6 +266,12 @@ Result<nlohmann::json> Engine::run_search(const nlohmann::json& request) {
   AISLE_ASSIGN_OR_RETURN(options.facets, bool_field(request, "facets", true));
   AISLE_ASSIGN_OR_RETURN(options.all_locales, bool_field(request, "all_locales", false));
   AISLE_ASSIGN_OR_RETURN(options.rank, bool_field(request, "rank", true));
+  AISLE_ASSIGN_OR_RETURN(const std::string sort, string_field(request, "sort", "relevance", false, 32));
+  {
+    auto parsed = rank::parse_sort(sort);
+    if (!parsed.is_ok()) return field_error("sort", parsed.status().message());
+    options.sort = *parsed;
+  }
   AISLE_ASSIGN_OR_RETURN(const std::string strategy, string_field(request, "strategy", "", false, 200));
   AISLE_ASSIGN_OR_RETURN(const int depth, int_field(request, "depth", 100, 1, options_.max_depth));
   if (auto filters = request.find("filters"); filters != request.end() && !filters->is_null()) {
@@ -319,11 +325,9 @@ Result<nlohmann::json> Engine::run_search(const nlohmann::json& request) {
     nlohmann::json shown = nlohmann::json::array();
     for (std::size_t i = static_cast<std::size_t>(offset); i < std::min(available, end); ++i) shown.push_back(std::move(results[i]));
     results = std::move(shown);
-    out["total"] = results.size();
     out["offset"] = offset;
-    // A next page when this one is full and the strategies found more candidates than it
-    // reaches (it may still come back empty if the rest are other-locale listings).
-    const bool more = available >= end && out.value("candidates", std::int64_t{0}) > static_cast<std::int64_t>(end);
+    // A next page when the result set reaches beyond this one.
+    const bool more = available >= end && result->total > end;
     out["next_offset"] = more && offset + 2 * page_size <= options_.max_depth ? nlohmann::json(end) : nlohmann::json();
   }
   if (decision) {

@@ -1,6 +1,7 @@
 #include "doc_table.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 
 #include "file_util.h"
@@ -9,7 +10,8 @@ namespace aisle::text {
 namespace {
 
 constexpr char kMagic[8] = {'A', 'I', 'S', 'L', 'E', 'D', 'O', 'C'};
-constexpr std::uint32_t kDocTableVersion = 1;
+// 2 added the numeric attribute columns; a version 1 table reads as one without them.
+constexpr std::uint32_t kDocTableVersion = 2;
 
 // Price facet buckets (upper bounds, exclusive); the last bucket is open.
 constexpr double kPriceBounds[] = {10, 25, 50, 100, 250, 500, 1000};
@@ -88,9 +90,24 @@ std::optional<std::uint32_t> Dictionary::find(const std::string& key) const {
   return found->second;
 }
 
-bool CompiledFilter::accepts(const DocRow& row) const {
+std::optional<float> numeric_value(std::string_view value) {
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  if (value.empty()) return std::nullopt;
+  if (value.front() == '+') value.remove_prefix(1);
+  double number = 0;
+  auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), number, std::chars_format::fixed);
+  if (error != std::errc() || end != value.data() + value.size() || !std::isfinite(number) ||
+      std::abs(number) > 3.0e38) {
+    return std::nullopt;
+  }
+  return static_cast<float>(number);
+}
+
+bool CompiledFilter::accepts(std::uint32_t doc, const DocRow& row) const {
   if (empty_) return true;
   if (impossible_) return false;
+  if (!attribute_docs_.empty() && (doc >= attribute_docs_.size() || !attribute_docs_[doc])) return false;
   if (!locales_.empty() && !locales_[row.locale]) return false;
   if (!brands_.empty() && (row.brand == kNoValue || !brands_[row.brand])) return false;
   if (!colors_.empty() && (row.color == kNoValue || !colors_[row.color])) return false;
@@ -104,7 +121,8 @@ bool CompiledFilter::accepts(const DocRow& row) const {
 }
 
 std::uint32_t DocTable::add(const Document& document, const std::string& brand_key, const std::string& color_key,
-                            const std::vector<std::string>& category_keys, float prior) {
+                            const std::vector<std::string>& category_keys, float prior,
+                            const std::vector<std::pair<std::string, float>>& numeric) {
   DocRow row;
   row.product = document.product.value();
   row.locale = static_cast<std::uint16_t>(locales_.intern(document.locale, document.locale));
@@ -126,6 +144,12 @@ std::uint32_t DocTable::add(const Document& document, const std::string& brand_k
   rows_.push_back(row);
   external_ids_.push_back(document.external_id);
   auto doc = static_cast<std::uint32_t>(rows_.size() - 1);
+  for (const auto& [name, value] : numeric) {
+    const std::uint32_t id = attribute_names_.intern(name, name);
+    if (id == numeric_.size()) numeric_.emplace_back();
+    // One value per name and document: the first.
+    if (numeric_[id].empty() || numeric_[id].back().first != doc) numeric_[id].emplace_back(doc, value);
+  }
   index_row(doc);
   return doc;
 }
@@ -221,7 +245,21 @@ DocTable DocTable::compacted(std::vector<std::uint32_t>* remap) const {
     out.external_ids_.push_back(external_ids_[doc]);
     out.index_row(static_cast<std::uint32_t>(out.rows_.size() - 1));
   }
+  out.attribute_names_ = attribute_names_;
+  out.numeric_.resize(numeric_.size());
+  for (std::size_t id = 0; id < numeric_.size(); ++id) {
+    for (const auto& [doc, value] : numeric_[id]) {
+      if ((*remap)[doc] != kNoValue) out.numeric_[id].emplace_back((*remap)[doc], value);
+    }
+  }
   return out;
+}
+
+std::vector<std::string> DocTable::numeric_attributes() const {
+  std::vector<std::string> names;
+  for (std::uint32_t id = 0; id < attribute_names_.size(); ++id) names.push_back(attribute_names_.key(id));
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 std::vector<std::uint8_t> DocTable::serialize() const {
@@ -238,6 +276,14 @@ std::vector<std::uint8_t> DocTable::serialize() const {
   for (std::uint32_t parent : category_parents_) writer.put(parent);
   for (const DocRow& row : rows_) writer.put(row);
   for (const std::string& id : external_ids_) writer.put_string(id);
+  write_dictionary(&writer, attribute_names_);
+  for (const auto& column : numeric_) {
+    writer.put(static_cast<std::uint64_t>(column.size()));
+    for (const auto& [doc, value] : column) {
+      writer.put(doc);
+      writer.put(value);
+    }
+  }
   std::uint64_t checksum = checksum64(std::span<const std::uint8_t>(writer.out).subspan(24));
   std::memcpy(writer.out.data() + 16, &checksum, sizeof(checksum));
   return std::move(writer.out);
@@ -255,6 +301,8 @@ std::size_t DocTable::serialized_bytes() const {
                       dictionary_bytes(categories_) + category_parents_.size() * sizeof(std::uint32_t) +
                       rows_.size() * sizeof(DocRow);
   for (const std::string& id : external_ids_) bytes += sizeof(std::uint32_t) + id.size();
+  bytes += dictionary_bytes(attribute_names_);
+  for (const auto& column : numeric_) bytes += sizeof(std::uint64_t) + column.size() * 2 * sizeof(std::uint32_t);
   return bytes;
 }
 
@@ -267,7 +315,7 @@ Result<DocTable> DocTable::parse(std::span<const std::uint8_t> bytes, const std:
   }
   std::uint32_t version = 0;
   std::memcpy(&version, bytes.data() + 8, sizeof(version));
-  if (version != kDocTableVersion) {
+  if (version != kDocTableVersion && version != 1) {
     return corrupt("format version " + std::to_string(version) + ", expected " + std::to_string(kDocTableVersion));
   }
   std::uint64_t checksum = 0;
@@ -300,6 +348,24 @@ Result<DocTable> DocTable::parse(std::span<const std::uint8_t> bytes, const std:
   }
   for (std::string& id : table.external_ids_) {
     if (!reader.get_string(&id)) return corrupt("truncated external ids");
+  }
+  if (version >= 2) {
+    if (!read_dictionary(&reader, &table.attribute_names_)) return corrupt("truncated attribute names");
+    table.numeric_.resize(table.attribute_names_.size());
+    for (auto& column : table.numeric_) {
+      std::uint64_t count = 0;
+      if (!reader.get(&count) || count > num_rows) return corrupt("truncated or oversized attribute column");
+      column.resize(count);
+      std::uint32_t previous = 0;
+      for (std::size_t i = 0; i < count; ++i) {
+        auto& [doc, value] = column[i];
+        if (!reader.get(&doc) || !reader.get(&value)) return corrupt("truncated attribute column");
+        if (doc >= num_rows || (i > 0 && doc <= previous) || !std::isfinite(value)) {
+          return corrupt("attribute column out of order or out of range");
+        }
+        previous = doc;
+      }
+    }
   }
   if (!reader.done()) return corrupt("trailing bytes");
   for (std::uint32_t doc = 0; doc < num_rows; ++doc) table.index_row(doc);

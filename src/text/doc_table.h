@@ -1,6 +1,7 @@
 // DocTable: the per-document columns of an index — product ids, external ids, locale, brand,
-// color and category (dictionary-coded), price, prior and the live flag — and the filters and
-// facets computed from them. Global document numbers index it; segments cover ranges of them.
+// color and category (dictionary-coded), price, prior, the live flag and the numeric
+// attributes (sparse: per attribute name, the documents that have a number for it) — and the
+// filters and facets computed from them. Global document numbers index it; segments cover ranges of them.
 #pragma once
 
 #include <cmath>
@@ -56,7 +57,7 @@ class DocTable;
 class CompiledFilter {
  public:
   bool empty() const { return empty_; }
-  bool accepts(const DocRow& row) const;
+  bool accepts(std::uint32_t doc, const DocRow& row) const;
 
  private:
   friend class DocTable;
@@ -64,13 +65,17 @@ class CompiledFilter {
   bool impossible_ = false;  // a named value that no document has
   std::vector<bool> locales_, brands_, colors_, categories_;
   std::optional<double> min_price_, max_price_;
+  // With attribute ranges: the documents that pass all of them (one bit per document).
+  std::vector<bool> attribute_docs_;
 };
 
 class DocTable {
  public:
   // Appends a row; returns its document number. `brand_key`, `color_key`: normalized.
+  // `numeric`: (normalized attribute name, number) for the attributes that hold one.
   std::uint32_t add(const Document& document, const std::string& brand_key, const std::string& color_key,
-                    const std::vector<std::string>& category_keys, float prior);
+                    const std::vector<std::string>& category_keys, float prior,
+                    const std::vector<std::pair<std::string, float>>& numeric = {});
   std::size_t size() const { return rows_.size(); }
   const DocRow& row(std::uint32_t doc) const { return rows_[doc]; }
   const std::string& external_id(std::uint32_t doc) const { return external_ids_[doc]; }
@@ -101,6 +106,9 @@ class DocTable {
   // The table without dead rows; `remap[old]` is the new number or kNoValue.
   DocTable compacted(std::vector<std::uint32_t>* remap) const;
 
+  // The numeric attributes' names (normalized keys), sorted.
+  std::vector<std::string> numeric_attributes() const;
+
   std::vector<std::uint8_t> serialize() const;
   // serialize().size(), computed without building the buffer.
   std::size_t serialized_bytes() const;
@@ -118,6 +126,9 @@ class DocTable {
   std::vector<float> prior_block_max_;
   float prior_max_ = 0.0f;
   std::int64_t live_count_ = 0;
+  // Per name in attribute_names_: (document, value) in ascending document order.
+  Dictionary attribute_names_;
+  std::vector<std::vector<std::pair<std::uint32_t, float>>> numeric_;
 };
 
 template <typename Normalize, typename NormalizePath>
@@ -157,6 +168,24 @@ CompiledFilter DocTable::compile(const Filter& filter, Normalize&& normalize,
   }
   compiled.min_price_ = filter.min_price;
   compiled.max_price_ = filter.max_price;
+  if (!filter.attributes.empty()) {
+    // A document passes when every range holds: count the ranges each document meets.
+    std::vector<std::uint8_t> met(rows_.size(), 0);
+    for (const AttributeRange& range : filter.attributes) {
+      auto id = attribute_names_.find(normalize(range.name));
+      if (!id) {
+        compiled.impossible_ = true;
+        continue;
+      }
+      for (const auto& [doc, value] : numeric_[*id]) {
+        if ((range.min && value < *range.min) || (range.max && value > *range.max)) continue;
+        ++met[doc];
+      }
+    }
+    compiled.attribute_docs_.assign(rows_.size(), false);
+    const std::size_t needed = filter.attributes.size();
+    for (std::size_t doc = 0; doc < met.size(); ++doc) compiled.attribute_docs_[doc] = met[doc] == needed;
+  }
   return compiled;
 }
 

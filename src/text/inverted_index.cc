@@ -130,7 +130,8 @@ class TopK {
 }  // namespace
 
 bool Filter::empty() const {
-  return locales.empty() && brands.empty() && colors.empty() && categories.empty() && !min_price && !max_price;
+  return locales.empty() && brands.empty() && colors.empty() && categories.empty() && !min_price && !max_price &&
+         attributes.empty();
 }
 
 class InvertedIndex::Impl {
@@ -297,8 +298,12 @@ class InvertedIndex::Impl {
         path += (*normalizer)->normalize(part);
         category_keys.push_back(path);
       }
+      std::vector<std::pair<std::string, float>> numeric;
+      for (const auto& [name, value] : document.attributes) {
+        if (auto number = numeric_value(value)) numeric.emplace_back((*normalizer)->normalize(name), *number);
+      }
       docs.add(document, (*normalizer)->normalize(document.brand), (*normalizer)->normalize(document.color),
-               category_keys, prior_of(document));
+               category_keys, prior_of(document), numeric);
     }
     // Pass 2: forward entries (the occurrences in text order), then impacts.
     for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -474,7 +479,7 @@ class InvertedIndex::Impl {
 
   bool admissible(std::uint32_t doc, const CompiledFilter& filter) const {
     const DocRow& row = docs.row(doc);
-    return row.live != 0 && filter.accepts(row);
+    return row.live != 0 && filter.accepts(doc, row);
   }
 
   // Scores every matching document into `all`; the caller sorts. Deliberately shares nothing
@@ -555,7 +560,7 @@ class InvertedIndex::Impl {
           const std::uint32_t doc = ref.base + pivot_doc;
           // The compact prior column tells live from dead; the row only when there is a filter.
           const float prior = docs.live_prior(doc);
-          if (!std::isnan(prior) && (filter.empty() || filter.accepts(docs.row(doc)))) {
+          if (!std::isnan(prior) && (filter.empty() || filter.accepts(doc, docs.row(doc)))) {
             // Summed in query-term order, as the exhaustive scorer does, so scores are equal.
             float score = 0.0f;
             for (const Active& a : active) {
@@ -877,6 +882,29 @@ Status InvertedIndex::commit(const std::filesystem::path& dir) { return impl_->c
 
 Result<SearchResult> InvertedIndex::search(std::string_view query, const SearchOptions& options) const {
   return impl_->search(query, options);
+}
+
+std::map<std::string, std::vector<FacetValue>> InvertedIndex::facets(std::span<const ProductId> products,
+                                                                     int max_values) const {
+  std::shared_lock lock(impl_->mutex);
+  std::vector<std::uint32_t> docs;
+  for (ProductId product : products) {
+    const std::uint32_t doc = impl_->docs.find(product);
+    if (doc != kNoValue) docs.push_back(doc);
+  }
+  return impl_->docs.facets(docs, max_values);
+}
+
+std::vector<std::string> InvertedIndex::numeric_attributes() const {
+  std::shared_lock lock(impl_->mutex);
+  return impl_->docs.numeric_attributes();
+}
+
+bool InvertedIndex::has_numeric_attribute(const std::string& name) const {
+  const std::string key = impl_->normalize(name);
+  std::shared_lock lock(impl_->mutex);
+  const std::vector<std::string> names = impl_->docs.numeric_attributes();
+  return std::binary_search(names.begin(), names.end(), key);
 }
 
 std::vector<TermExplanation> InvertedIndex::explain(const Document& document, std::span<const QueryTerm> terms) const {

@@ -131,7 +131,9 @@ test("the address holds the search, Back restores it, more results page on, and 
   assert.match(page.url(), /\?query=running\+shoes&locale=en$/);
   // The summary speaks to shoppers: no strategy names.
   const summary = await page.locator("#summary").innerText();
-  assert.match(summary, /^20 results for “running shoes”$/);
+  assert.match(summary, /^\d+ results for “running shoes”$/);
+  const total = Number(summary.split(" ")[0]);
+  assert.ok(total > 20, summary);  // the result set, not the page
 
   // More results: the next page appended, no product twice.
   assert.ok(await page.locator("#more").isVisible());
@@ -146,8 +148,34 @@ test("the address holds the search, Back restores it, more results page on, and 
   assert.match(page.url(), /&filter=brand%3D/);
   await page.goBack();
   await page.waitForFunction(() => document.querySelectorAll("#active-filters .active-filter").length === 0 &&
-                                   document.querySelector("#summary").textContent.startsWith("20 results"));
+                                   document.querySelector("#summary").textContent.startsWith(`${total} results`), total);
   assert.doesNotMatch(page.url(), /filter=/);
+
+  // Sorted by price: every result is a running shoe, cheapest first, and the sort is in the address.
+  await page.selectOption("#sort", "price_asc");
+  await page.waitForFunction(() => location.search.includes("sort=price_asc") &&
+                                   !document.querySelector("#summary").textContent.startsWith("Searching"));
+  await page.waitForSelector("#results li.result");
+  const sorted = await page.locator("#results li.result").evaluateAll((items) => items.map((li) => ({
+    title: li.querySelector(".title").textContent,
+    price: Number(li.querySelector(".meta").textContent.replace(/^.*\$/, "").replace(/,/g, "")),
+  })));
+  assert.ok(sorted.length > 1);
+  for (const hit of sorted) assert.match(hit.title, /Running Shoes/, JSON.stringify(sorted));
+  for (let i = 1; i < sorted.length; ++i) assert.ok(sorted[i - 1].price <= sorted[i].price, JSON.stringify(sorted));
+  // A price facet filters by its range.
+  const priceFacet = page.locator('#facets button.facet[data-filter^="price="]').first();
+  const range = (await priceFacet.getAttribute("data-filter")).slice("price=".length).split("..").map((v) => (v === "" ? null : Number(v)));
+  await priceFacet.click();
+  await page.waitForSelector("#active-filters .active-filter");
+  await page.waitForFunction(() => !document.querySelector("#summary").textContent.startsWith("Searching"));
+  const prices = await page.locator("#results li.result .meta").evaluateAll((metas) =>
+    metas.map((meta) => Number(meta.textContent.replace(/^.*\$/, "").replace(/,/g, ""))));
+  assert.ok(prices.length > 0);
+  for (const p of prices) assert.ok((range[0] === null || p >= range[0]) && (range[1] === null || p <= range[1]), `${p} outside ${range}`);
+  await page.goBack();
+  await page.goBack();
+  await page.waitForFunction(() => !location.search.includes("sort=") && document.querySelector("#sort").value === "relevance");
 
   // The address is a bookmark: opened fresh, it runs the search.
   const bookmark = await browser.newPage();

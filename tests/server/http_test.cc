@@ -49,6 +49,7 @@ void make_data_dir(const std::filesystem::path& dir) {
     p.category = {"Home", kinds[i % 4]};
     p.price = 10.0 + i;
     p.popularity = i;
+    if (i % 4 == 0) p.attributes = {{"wattage", std::to_string(20 + i)}};
     products.push_back(p);
   }
   auto run = (*store)->begin_run("catalog", "catalog", "catalog-jsonl");
@@ -384,7 +385,7 @@ TEST_F(HttpTest, PagesFollowEachOtherInTheOrderOfOneLargeSearch) {
   for (int page = 1; page <= 3; ++page) {
     const auto part = ids("/search?query=model&strategy=lexical&k=10&facets=false&page=" + std::to_string(page), &reply);
     EXPECT_EQ(reply["offset"], (page - 1) * 10);
-    EXPECT_EQ(reply["total"], part.size());
+    EXPECT_EQ(reply["total"], 24);  // the result set, not the page
     if (page < 3) {
       EXPECT_EQ(reply["next_offset"], page * 10);
     } else {
@@ -399,6 +400,69 @@ TEST_F(HttpTest, PagesFollowEachOtherInTheOrderOfOneLargeSearch) {
   EXPECT_EQ(ids("/search?query=model&strategy=lexical&k=10&facets=false", &reply), std::vector<std::string>(all.begin(), all.begin() + 10));
   EXPECT_EQ(reply["offset"], 0);
   EXPECT_EQ(reply["next_offset"], 10);
+}
+
+// Sorts re-order the result set, range filters work on any numeric attribute, and the total
+// and facets describe the result set the pages come from.
+TEST_F(HttpTest, SortsRangeFiltersAndFacetsDescribeTheResultSet) {
+  start();
+  auto c = client();
+  auto get = [&](const std::string& path) {
+    auto r = c.Get(path);
+    EXPECT_EQ(r->status, 200) << path << ": " << r->body;
+    return json(r);
+  };
+  auto ids = [](const nlohmann::json& body) {
+    std::vector<std::string> out;
+    for (const auto& hit : body["results"]) out.push_back(hit["product_id"].get<std::string>());
+    return out;
+  };
+  using V = std::vector<std::string>;
+  nlohmann::json body = get("/search?query=model&k=3&sort=price_asc");
+  EXPECT_EQ(ids(body), (V{"P0", "P1", "P2"}));
+  EXPECT_EQ(body["sort"], "price_asc");
+  EXPECT_EQ(body["total"], 24);
+  EXPECT_EQ(ids(get("/search?query=model&k=3&sort=price_desc")), (V{"P23", "P22", "P21"}));
+  EXPECT_EQ(ids(get("/search?query=model&k=2&sort=popularity")), (V{"P23", "P22"}));
+  EXPECT_EQ(ids(get("/search?query=model&k=2&sort=newest")), (V{"P23", "P22"}));
+  // Pages of a sorted search follow each other.
+  EXPECT_EQ(ids(get("/search?query=model&k=3&sort=price_asc&page=2")), (V{"P3", "P4", "P5"}));
+  // A sort keeps to the query's matches: "lamp" sorted by price lists lamps only.
+  body = get("/search?query=desk%20lamp&k=10&sort=price_desc");
+  EXPECT_EQ(ids(body), (V{"P20", "P16", "P12", "P8", "P4", "P0"}));
+  EXPECT_EQ(body["total"], 6);
+
+  // Facets count the result set: 24 models, 8 per brand; filtered, 8 in all.
+  body = get("/search?query=model&k=2");
+  ASSERT_TRUE(body["facets"].contains("brand")) << body.dump();
+  ASSERT_EQ(body["facets"]["brand"].size(), 3u);
+  for (const auto& value : body["facets"]["brand"]) EXPECT_EQ(value["count"], 8) << body.dump();
+  body = get("/search?query=model&k=2&filters=brand=Stridex");  // '=' inside a value needs no escaping
+  EXPECT_EQ(body["total"], 8);
+  ASSERT_EQ(body["facets"]["brand"].size(), 1u);
+  EXPECT_EQ(body["facets"]["brand"][0]["count"], 8);
+
+  // Numeric attributes: ranges, one value, with price.
+  EXPECT_EQ(ids(get("/search?query=model&k=10&sort=price_asc&filters=wattage%3D24..32")), (V{"P4", "P8", "P12"}));
+  EXPECT_EQ(ids(get("/search?query=model&k=10&filters=wattage=28")), (V{"P8"}));
+  EXPECT_EQ(ids(get("/search?query=model&k=10&sort=price_asc&filters=wattage=..30&filters=price=12..")), (V{"P4", "P8"}));
+  nlohmann::json request = {{"query", "model"}, {"k", 10}, {"sort", "price_desc"}, {"filters", {"wattage=36..", "price=..100"}}};
+  auto r = c.Post("/search", request.dump(), "application/json");
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(ids(json(r)), (V{"P20", "P16"}));
+
+  // Refusals name the field.
+  for (const auto& [path, field, says] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"/search?query=model&sort=cheapest", "sort", "price_asc"},
+           {"/search?query=model&filters=weight=1..2", "filters", "wattage"},
+           {"/search?query=model&filters=wattage=ten", "filters", "number"},
+           {"/search?query=model&filters=wattage=30..20", "filters", "minimum"},
+           {"/search?query=model&filters=price=..", "filters", "MIN..MAX"}}) {
+    r = c.Get(path);
+    ASSERT_EQ(r->status, 400) << path << ": " << r->body;
+    EXPECT_EQ(json(r)["error"]["field"], field) << path;
+    EXPECT_NE(json(r)["error"]["message"].get<std::string>().find(says), std::string::npos) << r->body;
+  }
 }
 
 TEST_F(HttpTest, BadRequestsGetClearFourHundredsAndTheServerStaysUp) {

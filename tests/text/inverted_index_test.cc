@@ -91,6 +91,71 @@ TEST(InvertedIndexTest, FiltersByLocaleBrandColorCategoryAndPrice) {
   EXPECT_THAT(ids(search(*index, "zapatilla roja", options)), ElementsAre("p6"));
 }
 
+// Range filters over numeric attributes: a value is a number only when it is one whole
+// ("9", " 9.5 "), both top-k algorithms agree, and the columns survive compaction and a
+// commit + open.
+TEST(InvertedIndexTest, FiltersByRangesOverNumericAttributes) {
+  EXPECT_EQ(numeric_value(" 9.5 "), 9.5f);
+  EXPECT_EQ(numeric_value("-3"), -3.0f);
+  EXPECT_EQ(numeric_value("+4"), 4.0f);
+  EXPECT_FALSE(numeric_value("9 mm"));
+  EXPECT_FALSE(numeric_value("large"));
+  EXPECT_FALSE(numeric_value(""));
+  EXPECT_FALSE(numeric_value("nan"));
+  EXPECT_FALSE(numeric_value("1e999"));
+  auto index = InvertedIndex::create();
+  std::vector<Document> catalog = small_catalog();
+  catalog[0].attributes = {{"Size", "9"}, {"weight", "310 g"}};
+  catalog[1].attributes = {{"size", "10.5"}, {"size", "7"}};  // the first value of a name counts
+  catalog[2].attributes = {{"size", "12"}};
+  catalog[3].attributes = {{"voltage", "20"}};
+  ASSERT_TRUE(index->upsert(catalog, Context::for_tests()).is_ok());
+  EXPECT_THAT(index->numeric_attributes(), ElementsAre("size", "voltage"));  // "310 g" is not a number
+  EXPECT_TRUE(index->has_numeric_attribute("SIZE"));
+  EXPECT_FALSE(index->has_numeric_attribute("weight"));
+  auto check = [&](const InvertedIndex& idx) {
+    for (TopKAlgorithm algorithm : {TopKAlgorithm::kBlockMaxWand, TopKAlgorithm::kExhaustive}) {
+      SearchOptions options;
+      options.algorithm = algorithm;
+      options.filter.attributes = {AttributeRange{"size", 9.0, 11.0}};
+      EXPECT_THAT(ids(search(idx, "shoes", options)), ::testing::UnorderedElementsAre("p1", "p2"));
+      options.filter.attributes = {AttributeRange{"size", 7.0, 7.0}};
+      EXPECT_TRUE(search(idx, "shoes", options).hits.empty());
+      options.filter.attributes = {AttributeRange{"size", 10.0, std::nullopt}};
+      options.filter.max_price = 150;
+      EXPECT_THAT(ids(search(idx, "shoes", options)), ElementsAre("p3"));
+      options.filter = {};
+      options.filter.attributes = {AttributeRange{"size", std::nullopt, 100.0}, AttributeRange{"voltage", 0.0, 100.0}};
+      EXPECT_TRUE(search(idx, "shoes drill", options).hits.empty());  // no document has both
+      options.filter.attributes = {AttributeRange{"colour", 0.0, 1.0}};
+      EXPECT_TRUE(search(idx, "shoes", options).hits.empty());
+    }
+  };
+  check(*index);
+  // A replaced document's old value no longer counts; compaction keeps the rest.
+  catalog[0].attributes = {{"size", "20"}};
+  ASSERT_TRUE(index->upsert(std::span<const Document>(catalog.data(), 1), Context::for_tests()).is_ok());
+  SearchOptions options;
+  options.filter.attributes = {AttributeRange{"size", 9.0, 11.0}};
+  EXPECT_THAT(ids(search(*index, "shoes", options)), ElementsAre("p2"));
+  index->compact();
+  EXPECT_THAT(ids(search(*index, "shoes", options)), ElementsAre("p2"));
+  options.filter.attributes = {AttributeRange{"size", 20.0, 20.0}};
+  EXPECT_THAT(ids(search(*index, "shoes", options)), ElementsAre("p1"));
+  testing::TempDir dir;
+  ASSERT_TRUE(index->commit(dir.path()).is_ok());
+  auto reopened = InvertedIndex::open(dir.path());
+  ASSERT_TRUE(reopened.is_ok()) << reopened.status().to_string();
+  EXPECT_THAT(ids(search(**reopened, "shoes", options)), ElementsAre("p1"));
+  EXPECT_THAT((*reopened)->numeric_attributes(), ElementsAre("size", "voltage"));
+  // Facets over a result set: counted from the table, unknown products left out.
+  const std::vector<ProductId> set = {ProductId(1), ProductId(2), ProductId(99)};
+  auto facets = (*reopened)->facets(set);
+  ASSERT_EQ(facets["brand"].size(), 2u);
+  EXPECT_EQ(facets["category"][0].value, "Shoes");
+  EXPECT_EQ(facets["category"][0].count, 2);
+}
+
 TEST(InvertedIndexTest, FacetsCountAllMatchesAfterFilters) {
   auto index = InvertedIndex::create();
   auto catalog = small_catalog();

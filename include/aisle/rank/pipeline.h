@@ -31,6 +31,7 @@
 #include <cstdint>
 #include <array>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -69,6 +70,15 @@ struct LayerState {
   std::optional<LayerVerdict> verdict;
 };
 
+// The order of a result set. Relevance is the pipeline's order (the ranker's when active);
+// the others re-order the relevant set (every result a strategy that read the query found,
+// after filters), relevance breaking ties: a price sort of "jacket" lists jackets by price,
+// not every product of the catalog.
+enum class SortOrder { kRelevance, kPriceAscending, kPriceDescending, kPopularity, kNewest };
+// "relevance", "price_asc", "price_desc", "popularity", "newest"; kBadInput otherwise.
+Result<SortOrder> parse_sort(std::string_view text);
+std::string_view sort_name(SortOrder sort);
+
 struct PipelineOptions {
   std::string locale = "en";
   // Results come from the query's locale. With all_locales (or a locale filter), from those
@@ -93,7 +103,9 @@ struct PipelineOptions {
   int graph_seeds = 5;
   int ef = 128;     // HNSW beam width
   bool typos = true;
+  // Facet counts over the result set (PipelineResult::facets) and the keyword matches counted.
   bool facets = false;
+  SortOrder sort = SortOrder::kRelevance;
   bool rank = true;      // re-rank with the ranker when there is one
   bool explain = false;  // per-hit feature values and the ranker's per-feature contributions
 };
@@ -125,8 +137,13 @@ struct PipelineResult {
   // Candidates each strategy returned (after filters), by retrieve::StrategyIndex.
   std::array<int, retrieve::kNumStrategies> result_counts{};
   bool ranked = false;   // the ranker ordered the hits
-  std::vector<PipelineHit> hits;
-  text::SearchResult lexical;  // terms, facets, matched (empty for vector alone)
+  std::vector<PipelineHit> hits;  // the first k of the result set
+  // The result set's size: every result a page could show (bounded by the strategies' depth).
+  std::size_t total = 0;
+  // With PipelineOptions::facets: brand, color, category, locale and price counts over the
+  // whole result set (not only the k shown, nor every keyword match).
+  std::map<std::string, std::vector<text::FacetValue>> facets;
+  text::SearchResult lexical;  // terms and matched: the keyword matches (empty for vector alone)
   retrieve::QueryAnalysis analysis;
   text::Filter slot_filter;  // structured: filters taken from slots
   bool relaxed = false;
@@ -241,7 +258,10 @@ class SearchPipeline {
   Status rank_candidates(CandidateSet& set, const PipelineOptions& options, PipelineResult* result) const;
   void attach_features(std::span<const float> features, std::size_t width, std::vector<PipelineHit>* hits) const;
   Status drop_typo_matches(std::vector<text::Document>& documents, PipelineResult* result) const;
+  //  sort_results  a sort order other than relevance: the relevant set re-ordered;
+  //  respond        ... the total and facets of the result set, then the top k ...
   Status respond(std::string_view query, const PipelineOptions& options, PipelineResult* result) const;
+  void sort_results(std::vector<text::Document>& documents, const PipelineOptions& options, PipelineResult* result) const;
   std::filesystem::path data_dir_;
   // Owned: the store connection (one per thread) and the per-locale analyzers below.
   std::unique_ptr<store::Store> store_;

@@ -14,8 +14,9 @@
 namespace aisle::rank {
 
 // Adds one filter "KEY=VALUE" to `filter`: brand=Nike, color=red, category=Shoes > Running
-// (a path prefix), locale=en, price=MIN..MAX (either side may be empty). kBadInput naming
-// --filter and the text otherwise.
+// (a path prefix), locale=en, price=MIN..MAX (either side may be empty), and for any other
+// key a numeric attribute: size=8..10, size=9 (exactly). kBadInput naming --filter and the
+// text otherwise. Whether the catalog has the attribute is the pipeline's check.
 Status parse_filter(const std::string& text, text::Filter* filter);
 
 // {"query", "strategy", "strategy_results", "ranked", "candidates", "relaxed", "results": [{rank,

@@ -82,6 +82,17 @@ struct IndexOptions {
   int max_segments = 8;
 };
 
+// A range over a numeric attribute (an attribute whose value is a number, e.g. "size": "9").
+struct AttributeRange {
+  std::string name;            // the attribute's name, compared after normalization
+  std::optional<double> min;   // inclusive
+  std::optional<double> max;   // inclusive
+};
+
+// The number an attribute value holds ("9", " 12.5 ", "-3"), if the whole value is one finite
+// number; units and text ("9 mm", "large") are not numbers.
+std::optional<float> numeric_value(std::string_view value);
+
 // Filters: a document passes when it passes every non-empty one.
 struct Filter {
   std::vector<std::string> locales;     // any of these locale codes
@@ -90,6 +101,9 @@ struct Filter {
   std::vector<std::string> categories;  // paths "A > B": the category or any below it
   std::optional<double> min_price;      // inclusive; documents without a price fail
   std::optional<double> max_price;      // inclusive
+  // Every range must hold; documents without the attribute (or with a value that is not a
+  // number) fail.
+  std::vector<AttributeRange> attributes;
   bool empty() const;
 };
 
@@ -226,6 +240,15 @@ class InvertedIndex {
   // explain()'s analysis with field lengths and where the query terms occur; the document
   // is analyzed with its locale's analyzer (empty for an unknown locale). Thread-safe.
   DocumentMatch match(const Document& document, std::span<const QueryTerm> terms) const;
+
+  // Facet counts (as SearchResult::facets) over the live documents of `products` (a result
+  // set); unknown products are not counted.
+  std::map<std::string, std::vector<FacetValue>> facets(std::span<const ProductId> products, int max_values = 20) const;
+  // The names (normalized) of the attributes that some document holds a number for: what
+  // Filter::attributes can range over.
+  std::vector<std::string> numeric_attributes() const;
+  // Whether some document holds a number for attribute `name` (normalized as the index does).
+  bool has_numeric_attribute(const std::string& name) const;
 
   // Whether a live document has this product id.
   bool contains(ProductId product) const;
