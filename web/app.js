@@ -99,14 +99,19 @@ function render(body, more) {
                    onclick: () => { state.filters = state.filters.filter((f) => f !== filter); search(); } }, filter + " ✕")));
   const items = body.results.map((hit) => {
     const chips = (hit.found_by || "").split("+").filter(Boolean).map((name) => el("span", { class: "chip found-by" }, name));
-    const title = el("a", { href: "#", class: "title", onclick: (e) => { e.preventDefault(); feedback(hit, "click"); } }, hit.title || hit.product_id);
+    const title = el("a", { href: "#", class: "title", onclick: (e) => { e.preventDefault(); feedback(hit, "click"); } });
+    // The server escapes the text and marks the query's words (highlight_html): safe as HTML.
+    if (hit.highlight && hit.highlight.title) title.innerHTML = hit.highlight.title;
+    else title.textContent = hit.title || hit.product_id;
     const line = el("div", {}, title);
     if (hit.esci) line.append(el("span", { class: "badge esci " + hit.esci.label, title: `P(${hit.esci.label}) = ${hit.esci[hit.esci.label].toFixed(2)}` }, hit.esci.label));
     const meta = el("div", { class: "meta" }, [hit.brand, hit.price !== undefined ? price(hit.price, hit.locale || state.locale) : null].filter(Boolean).join(" · "));
     const actions = el("div", { class: "actions" },
       el("button", { type: "button", class: "add-to-cart", onclick: () => feedback(hit, "add_to_cart") }, "Add to cart"),
       el("button", { type: "button", class: "show-related", onclick: () => related(hit) }, "Related"));
-    return el("li", { class: "result", "data-product-id": hit.product_id }, line, meta, el("div", {}, ...chips), actions);
+    const snippet = el("p", { class: "snippet" });
+    if (hit.highlight && hit.highlight.description) snippet.innerHTML = hit.highlight.description;
+    return el("li", { class: "result", "data-product-id": hit.product_id }, line, meta, snippet, el("div", {}, ...chips), actions);
   });
   if (more) $("results").append(...items);
   else $("results").replaceChildren(...items);

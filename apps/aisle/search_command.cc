@@ -62,6 +62,30 @@ Command add_index(CLI::App& app) {
   };
 }
 
+namespace {
+
+// highlight_html()'s HTML for a terminal: <mark>word</mark> as *word*, entities decoded.
+std::string marked_text(std::string_view html) {
+  static constexpr std::pair<std::string_view, std::string_view> kReplacements[] = {
+      {"<mark>", "*"}, {"</mark>", "*"}, {"&lt;", "<"}, {"&gt;", ">"}, {"&quot;", "\""}, {"&#39;", "'"}, {"&amp;", "&"}};
+  std::string out;
+  for (std::size_t at = 0; at < html.size();) {
+    bool replaced = false;
+    for (const auto& [from, to] : kReplacements) {
+      if (html.substr(at, from.size()) == from) {
+        out += to;
+        at += from.size();
+        replaced = true;
+        break;
+      }
+    }
+    if (!replaced) out.push_back(html[at++]);
+  }
+  return out;
+}
+
+}  // namespace
+
 Command add_search(CLI::App& app) {
   struct Args {
     std::string data_dir, query;
@@ -92,6 +116,8 @@ Command add_search(CLI::App& app) {
   app.add_flag("--explain", o.explain,
                "Per-field score breakdown, query-understanding slots, and the ranker's feature contributions");
   app.add_flag("--facets", o.facets, "Count brand, color, category, locale and price facets over the result set");
+  app.add_flag("--highlight", o.highlight,
+               "Mark the query's words in titles and description snippets (<mark> in --json, *word* in text)");
   app.add_flag("--no-typos", args->no_typos, "Switch typo tolerance off");
   app.add_flag("--no-rank", args->no_rank, "Keep the strategies' (fused) order even when a ranker is active");
   app.add_flag("--all-locales", o.all_locales,
@@ -148,10 +174,14 @@ Command add_search(CLI::App& app) {
         esci_badge = fmt::format("  {} {:.2f}", label, hit["esci"][label].get<double>());
       }
       say("  {:2}. {:7.3f}  [{}] {:<12} {}{}{}  <{}>{}{}", hit["rank"].get<int>(), hit["score"].get<double>(),
-          hit.value("locale", ""), hit.value("product_id", ""), hit.value("title", ""),
+          hit.value("locale", ""), hit.value("product_id", ""),
+          hit.contains("highlight") ? marked_text(hit["highlight"]["title"].get<std::string>()) : hit.value("title", ""),
           hit.value("brand", "").empty() ? "" : "  (" + hit.value("brand", "") + ")",
           hit.contains("price") ? fmt::format("  {:.2f}", hit["price"].get<double>()) : "", hit["found_by"].get<std::string>(),
           esci_badge, hit.value("other_locale", false) ? "  (sold only in another locale)" : "");
+      if (hit.contains("highlight") && hit["highlight"].contains("description")) {
+        say("        {}", marked_text(hit["highlight"]["description"].get<std::string>()));
+      }
       if (!options.explain || !hit.contains("explain")) continue;
       for (const auto& term : hit["explain"]) {
         std::string fields;

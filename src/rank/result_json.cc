@@ -10,6 +10,7 @@ namespace aisle::rank {
 namespace {
 
 constexpr std::size_t kMaxAttributeRanges = 16;
+constexpr std::size_t kSnippetBytes = 200;  // a description's highlighted window
 
 std::string value_text_hint(const std::string &key) { return key == "price" ? "MIN..MAX" : "MIN..MAX or " + key + "=NUMBER"; }
 
@@ -65,6 +66,63 @@ Status parse_filter(const std::string &text, text::Filter *filter) {
     }
   }
   return Status::ok();
+}
+
+namespace {
+
+void append_escaped(std::string_view text, std::string *out) {
+  for (char c : text) {
+    switch (c) {
+      case '&': *out += "&amp;"; break;
+      case '<': *out += "&lt;"; break;
+      case '>': *out += "&gt;"; break;
+      case '"': *out += "&quot;"; break;
+      case '\'': *out += "&#39;"; break;
+      default: out->push_back(c);
+    }
+  }
+}
+
+bool char_boundary(std::string_view text, std::size_t at) {
+  return at == 0 || at >= text.size() || (static_cast<unsigned char>(text[at]) & 0xC0) != 0x80;
+}
+
+}  // namespace
+
+std::string highlight_html(std::string_view text, std::span<const std::pair<std::size_t, std::size_t>> marked,
+                           std::size_t max_bytes) {
+  std::size_t begin = 0, end = text.size();
+  if (max_bytes > 0 && text.size() > max_bytes) {
+    // Start a little before the first mark, at a space when one is near, else a character.
+    constexpr std::size_t kLead = 40;
+    if (!marked.empty() && marked.front().first > kLead) {
+      begin = marked.front().first - kLead;
+      const std::size_t space = text.find(' ', begin);
+      if (space != std::string_view::npos && space < marked.front().first) begin = space + 1;
+      while (!char_boundary(text, begin)) ++begin;
+    }
+    end = std::min(text.size(), begin + max_bytes);
+    if (end < text.size()) {
+      const std::size_t space = text.rfind(' ', end);
+      if (space != std::string_view::npos && space > begin + max_bytes / 2) end = space;
+      while (!char_boundary(text, end)) --end;
+    }
+  }
+  std::string out;
+  out.reserve(end - begin + 32);
+  if (begin > 0) out += "…";
+  std::size_t at = begin;
+  for (const auto &[from, to] : marked) {
+    if (to <= at || from >= end || from < at) continue;
+    append_escaped(text.substr(at, from - at), &out);
+    out += "<mark>";
+    append_escaped(text.substr(from, std::min(to, end) - from), &out);
+    out += "</mark>";
+    at = std::min(to, end);
+  }
+  append_escaped(text.substr(at, end - at), &out);
+  if (end < text.size()) out += "…";
+  return out;
 }
 
 nlohmann::json layers_json(const SearchPipeline &pipeline) {
@@ -127,6 +185,16 @@ Result<nlohmann::json> search_result_json(const SearchPipeline &pipeline, std::s
       entry["title"] = product->record.title;
       entry["brand"] = product->record.brand;
       if (product->record.price) entry["price"] = *product->record.price;
+      if (options.highlight && !result.lexical.terms.empty()) {
+        const text::InvertedIndex &index = *pipeline.catalog().index;
+        const io::ProductRecord &record = product->record;
+        nlohmann::json marks = {{"title", highlight_html(record.title, index.highlight(record.title, record.locale, result.lexical.terms))}};
+        if (!record.description.empty()) {
+          marks["description"] = highlight_html(
+              record.description, index.highlight(record.description, record.locale, result.lexical.terms), kSnippetBytes);
+        }
+        entry["highlight"] = std::move(marks);
+      }
       if (options.explain) {
         nlohmann::json terms = nlohmann::json::array();
         for (const auto &term :

@@ -236,7 +236,7 @@ Result<nlohmann::json> Engine::run_search(const nlohmann::json& request) {
   if (!request.is_object()) return field_error("body", "the request must be a JSON object");
   // A misspelled parameter ("fliters", "limit") would otherwise be ignored without a word.
   static const char* const kKnown[] = {"query", "locale", "k", "offset", "page", "sort", "filters", "explain",
-                                       "facets", "strategy", "depth", "all_locales", "rank"};
+                                       "facets", "highlight", "strategy", "depth", "all_locales", "rank"};
   for (const auto& [key, value] : request.items()) {
     if (std::find_if(std::begin(kKnown), std::end(kKnown), [&](const char* known) { return key == known; }) == std::end(kKnown)) {
       std::string expected;
@@ -264,6 +264,7 @@ Result<nlohmann::json> Engine::run_search(const nlohmann::json& request) {
   options.k = offset + page_size;
   AISLE_ASSIGN_OR_RETURN(options.explain, bool_field(request, "explain", false));
   AISLE_ASSIGN_OR_RETURN(options.facets, bool_field(request, "facets", true));
+  AISLE_ASSIGN_OR_RETURN(options.highlight, bool_field(request, "highlight", true));
   AISLE_ASSIGN_OR_RETURN(options.all_locales, bool_field(request, "all_locales", false));
   AISLE_ASSIGN_OR_RETURN(options.rank, bool_field(request, "rank", true));
   AISLE_ASSIGN_OR_RETURN(const std::string sort, string_field(request, "sort", "relevance", false, 32));

@@ -13,6 +13,7 @@
 #include <unicode/uchar.h>
 #include <unicode/uscript.h>
 #include <unicode/unistr.h>
+#include <unicode/utf8.h>
 
 #include "aisle/core/locale.h"
 #include "stop_words.h"
@@ -435,6 +436,46 @@ std::vector<std::string> Analyzer::terms(std::string_view text) {
   std::vector<std::string> out;
   out.reserve(tokens.size());
   for (Token& token : tokens) out.push_back(std::move(token.term));
+  return out;
+}
+
+std::vector<std::pair<std::size_t, std::size_t>> Analyzer::word_spans(std::string_view text) {
+  std::vector<std::pair<std::size_t, std::size_t>> out;
+  if (text.empty()) return out;
+  if (impl_->mecab_tagger != nullptr) {
+    const std::string sentence_text(text);
+    impl_->mecab_lattice->set_sentence(sentence_text.c_str());
+    if (!impl_->mecab_tagger->parse(impl_->mecab_lattice)) return out;
+    const char* sentence = impl_->mecab_lattice->sentence();
+    for (const MeCab::Node* node = impl_->mecab_lattice->bos_node(); node != nullptr; node = node->next) {
+      if (node->stat == MECAB_BOS_NODE || node->stat == MECAB_EOS_NODE || node->length == 0) continue;
+      const auto start = static_cast<std::size_t>(node->surface - sentence);
+      out.emplace_back(start, start + node->length);
+    }
+    return out;
+  }
+  // UTF-16 for ICU, decoded here so that every UTF-16 unit knows its byte offset (an invalid
+  // byte becomes one U+FFFD, a word boundary of its own).
+  icu::UnicodeString units;
+  std::vector<std::size_t> byte_of;  // per UTF-16 unit, plus the end
+  const auto* bytes = reinterpret_cast<const std::uint8_t*>(text.data());
+  const auto length = static_cast<int32_t>(text.size());
+  for (int32_t at = 0; at < length;) {
+    const int32_t begin = at;
+    UChar32 c = 0;
+    U8_NEXT(bytes, at, length, c);
+    if (c < 0) c = 0xFFFD;
+    const int32_t before = units.length();
+    units.append(c);
+    for (int32_t u = before; u < units.length(); ++u) byte_of.push_back(static_cast<std::size_t>(begin));
+  }
+  byte_of.push_back(text.size());
+  impl_->words->setText(units);
+  int32_t start = impl_->words->first();
+  for (int32_t end = impl_->words->next(); end != icu::BreakIterator::DONE; start = end, end = impl_->words->next()) {
+    if (impl_->words->getRuleStatus() < UBRK_WORD_NONE_LIMIT) continue;
+    out.emplace_back(byte_of[static_cast<std::size_t>(start)], byte_of[static_cast<std::size_t>(end)]);
+  }
   return out;
 }
 

@@ -900,6 +900,24 @@ std::vector<std::string> InvertedIndex::numeric_attributes() const {
   return impl_->docs.numeric_attributes();
 }
 
+std::vector<std::pair<std::size_t, std::size_t>> InvertedIndex::highlight(std::string_view text, std::string_view locale,
+                                                                          std::span<const QueryTerm> terms) const {
+  std::vector<std::pair<std::size_t, std::size_t>> marked;
+  if (text.empty() || terms.empty()) return marked;
+  auto analyzer = impl_->analyzers.lease(locale);
+  if (!analyzer.is_ok()) return marked;
+  std::vector<Token> tokens;
+  for (const auto& [begin, end] : (*analyzer)->word_spans(text)) {
+    tokens.clear();
+    (*analyzer)->analyze(text.substr(begin, end - begin), &tokens);
+    const bool hit = std::any_of(tokens.begin(), tokens.end(), [&](const Token& token) {
+      return std::any_of(terms.begin(), terms.end(), [&](const QueryTerm& term) { return term.term == token.term; });
+    });
+    if (hit) marked.emplace_back(begin, end);
+  }
+  return marked;
+}
+
 bool InvertedIndex::has_numeric_attribute(const std::string& name) const {
   const std::string key = impl_->normalize(name);
   std::shared_lock lock(impl_->mutex);

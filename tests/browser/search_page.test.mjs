@@ -147,8 +147,8 @@ test("the address holds the search, Back restores it, more results page on, and 
   await page.waitForSelector("#active-filters .active-filter");
   assert.match(page.url(), /&filter=brand%3D/);
   await page.goBack();
-  await page.waitForFunction(() => document.querySelectorAll("#active-filters .active-filter").length === 0 &&
-                                   document.querySelector("#summary").textContent.startsWith(`${total} results`), total);
+  await page.waitForFunction((n) => document.querySelectorAll("#active-filters .active-filter").length === 0 &&
+                                    document.querySelector("#summary").textContent.startsWith(`${n} results`), total);
   assert.doesNotMatch(page.url(), /filter=/);
 
   // Sorted by price: every result is a running shoe, cheapest first, and the sort is in the address.
@@ -192,6 +192,33 @@ test("the address holds the search, Back restores it, more results page on, and 
   const meta = await page.locator("#results li.result .meta").first().innerText();
   assert.match(meta, /[¥￥]\s?[\d,]+$/, meta);
   assert.equal(await page.locator("#related").isVisible(), false);
+  assert.deepEqual(errors, []);
+});
+
+test("the query's words are marked in titles and snippets, and markup in a title stays text", async () => {
+  const hostile = { id: "XSS1", locale: "en", title: 'Glow <img src=x onerror="window.pwned=1"> Lamp',
+                    description: "A desk lamp that glows <script>window.pwned=2</script> softly" };
+  const upsert = await fetch(base + "/products", { method: "POST", headers: { "Content-Type": "application/json", "X-API-Key": key },
+                                                 body: JSON.stringify([hostile]) });
+  assert.equal(upsert.status, 200, await upsert.text());
+  const page = await browser.newPage();
+  const errors = [];
+  page.on("pageerror", (error) => errors.push(error.message));
+  await page.goto(base + "/?query=glow+lamp&locale=en");
+  await page.waitForSelector('#results li.result[data-product-id="XSS1"]');
+  const result = page.locator('#results li.result[data-product-id="XSS1"]');
+  assert.equal(await result.locator(".title").innerText(), hostile.title);
+  assert.deepEqual(await result.locator(".title mark").allInnerTexts(), ["Glow", "Lamp"]);
+  assert.equal(await result.locator("img").count(), 0);
+  assert.equal(await page.locator("#results script").count(), 0);
+  assert.match(await result.locator(".snippet").innerText(), /<script>window.pwned=2<\/script>/);
+  assert.deepEqual(await result.locator(".snippet mark").allInnerTexts(), ["lamp", "glows"]);
+  assert.equal(await page.evaluate(() => window.pwned), undefined);
+  // A sample product: "running shoes" marks both words in its title.
+  await page.goto(base + "/?query=running+shoes&locale=en");
+  await page.waitForSelector("#results li.result .title mark");
+  assert.deepEqual((await page.locator("#results li.result .title").first().locator("mark").allInnerTexts()).map((w) => w.toLowerCase()),
+                   ["running", "shoes"]);
   assert.deepEqual(errors, []);
 });
 

@@ -9,6 +9,7 @@
 #include "aisle/rank/clicks.h"
 #include "aisle/rank/features.h"
 #include "aisle/rank/ranker.h"
+#include "aisle/rank/result_json.h"
 #include "aisle/retrieve/vector_strategy.h"
 #include "test_util.h"
 
@@ -489,6 +490,34 @@ TEST(Clicks, BadRowsAreNamed) {
   rows[1] = ClickCounts{"q", ProductId(2), 2, 1, 3};
   EXPECT_EQ(estimate_position_bias(rows).status().code(), StatusCode::kBadInput);
   EXPECT_EQ(estimate_position_bias(std::vector<ClickCounts>{}).status().code(), StatusCode::kBadInput);
+}
+
+
+// Highlighted HTML escapes everything the text holds (an injected tag is text), marks the
+// given ranges, and windows a long text around the first mark at character boundaries.
+TEST(HighlightHtml, EscapesMarksAndWindowsAtCharacterBoundaries) {
+  using Spans = std::vector<std::pair<std::size_t, std::size_t>>;
+  const std::string title = "Lamp <img src=x onerror=\"alert(1)\"> & 'glow'";
+  const std::size_t glow = title.find("glow");
+  EXPECT_EQ(highlight_html(title, Spans{{0, 4}, {glow, glow + 4}}),
+            "<mark>Lamp</mark> &lt;img src=x onerror=&quot;alert(1)&quot;&gt; &amp; &#39;<mark>glow</mark>&#39;");
+  EXPECT_EQ(highlight_html("a<b", Spans{}), "a&lt;b");
+  // Out-of-order or out-of-range spans are skipped, never read past the text.
+  EXPECT_EQ(highlight_html("abc", Spans{{1, 2}, {0, 1}, {2, 99}}), "a<mark>b</mark><mark>c</mark>");
+  std::string lorem;
+  for (int i = 0; i < 40; ++i) lorem += "word" + std::to_string(i) + " ";
+  const std::size_t at = lorem.find("word30");
+  const std::string window = highlight_html(lorem, Spans{{at, at + 6}}, 80);
+  EXPECT_TRUE(window.starts_with("…")) << window;
+  EXPECT_NE(window.find("<mark>word30</mark>"), std::string::npos) << window;
+  EXPECT_LE(window.size(), 80u + 2 * std::string("…").size() + 13) << window;
+  // Multi-byte text without spaces is cut between characters, never inside one.
+  std::string japanese;
+  for (int i = 0; i < 100; ++i) japanese += "ワイヤレス";
+  const std::string cut = highlight_html(japanese, Spans{{600, 615}}, 100);
+  nlohmann::json as_json = cut;
+  EXPECT_NO_THROW((void)as_json.dump()) << "the window must stay valid UTF-8";
+  EXPECT_NE(cut.find("<mark>"), std::string::npos);
 }
 
 }  // namespace

@@ -156,6 +156,36 @@ TEST(InvertedIndexTest, FiltersByRangesOverNumericAttributes) {
   EXPECT_EQ(facets["category"][0].count, 2);
 }
 
+// Highlighting marks the words of the original text whose analysis meets a query term: stems
+// ("Running" for "runs"), typo corrections, accents and case folded, Japanese morphemes;
+// ranges are bytes of the text as stored.
+TEST(InvertedIndexTest, HighlightMarksTheWordsThatMatchAsTheAnalyzerSeesThem) {
+  auto index = InvertedIndex::create();
+  auto catalog = small_catalog();
+  ASSERT_TRUE(index->upsert(catalog, Context::for_tests()).is_ok());
+  auto marked = [&](std::string_view text, std::string_view query, std::string_view locale = "en") {
+    SearchOptions options;
+    options.locale = std::string(locale);
+    const SearchResult result = search(*index, query, options);
+    std::vector<std::string> words;
+    for (const auto& [begin, end] : index->highlight(text, locale, result.terms)) words.emplace_back(text.substr(begin, end - begin));
+    return words;
+  };
+  EXPECT_THAT(marked("Nike Air Zoom RUNNING Shoes, red", "runs shoe"), ElementsAre("RUNNING", "Shoes"));
+  EXPECT_THAT(marked("Nike Air Zoom running shoes", "runnning"), ElementsAre("running"));  // a typo's correction
+  EXPECT_THAT(marked("Zapatillas de correr rojas", "zapatilla roja", "es"), ElementsAre("Zapatillas", "rojas"));
+  EXPECT_THAT(marked("Ｎｉｋｅ shoes", "nike"), ElementsAre("Ｎｉｋｅ"));  // full width, as stored
+  EXPECT_TRUE(marked("Nike Air Zoom", "drill").empty());
+  // Invalid UTF-8 is no word and shifts no range.
+  EXPECT_THAT(marked("\xff\xfeNike \xc3 shoes", "nike shoes"), ElementsAre("Nike", "shoes"));
+  EXPECT_TRUE(index->highlight("Nike", "xx", {}).empty());
+  // Japanese: MeCab's morphemes, without spaces between words.
+  std::vector<Document> ja = {product(7, "ワイヤレスイヤホン 黒", "Sonora", "", {}, 9800, "ja")};
+  ASSERT_TRUE(index->upsert(ja, Context::for_tests()).is_ok());
+  EXPECT_THAT(marked("Sonoraのワイヤレスイヤホン（黒）。ノイズキャンセリング", "黒 ワイヤレスイヤホン", "ja"),
+              ElementsAre("ワイヤレスイヤホン", "黒"));
+}
+
 TEST(InvertedIndexTest, FacetsCountAllMatchesAfterFilters) {
   auto index = InvertedIndex::create();
   auto catalog = small_catalog();

@@ -108,6 +108,9 @@ struct PipelineOptions {
   SortOrder sort = SortOrder::kRelevance;
   bool rank = true;      // re-rank with the ranker when there is one
   bool explain = false;  // per-hit feature values and the ranker's per-feature contributions
+  // The reply (search_result_json) marks the query's words in each hit's title and a snippet
+  // of its description.
+  bool highlight = false;
 };
 
 struct PipelineHit {

@@ -2,6 +2,7 @@
 // and the filter syntax shared by the CLI and the API.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -18,6 +19,14 @@ namespace aisle::rank {
 // key a numeric attribute: size=8..10, size=9 (exactly). kBadInput naming --filter and the
 // text otherwise. Whether the catalog has the attribute is the pipeline's check.
 Status parse_filter(const std::string& text, text::Filter* filter);
+
+// `text` as HTML, every character that means something in HTML escaped, with the `marked`
+// byte ranges (ascending, not overlapping) inside <mark>...</mark>. With max_bytes > 0 and a
+// longer text: a window of about max_bytes from shortly before the first mark (the start
+// without one), cut at character boundaries (at spaces where there are any), "…" marking
+// what was left out. Safe to insert as HTML whatever the text holds.
+std::string highlight_html(std::string_view text, std::span<const std::pair<std::size_t, std::size_t>> marked,
+                           std::size_t max_bytes = 0);
 
 // {"query", "strategy", "strategy_results", "ranked", "candidates", "relaxed", "results": [{rank,
 // score, found_by, product_id, locale, title, brand, price, esci {label, E, S, C, I}, lexical /

@@ -76,6 +76,12 @@ class Analyzer {
   // Convenience: the terms of analyze(), in order.
   std::vector<std::string> terms(std::string_view text);
 
+  // The words of `text` as byte ranges [begin, end) of `text` itself, before any
+  // normalization (ICU word boundaries, letters and numbers only; MeCab's morphemes for
+  // Japanese): what a highlighter marks after analyzing each with terms(). Invalid UTF-8
+  // bytes are never inside a word.
+  std::vector<std::pair<std::size_t, std::size_t>> word_spans(std::string_view text);
+
   // The normalization of step 1 and 6 only, for dictionary keys (brands, colors): NFKC case
   // fold, accents folded, whitespace runs collapsed to one space, trimmed.
   std::string normalize(std::string_view text);

@@ -250,6 +250,12 @@ class InvertedIndex {
   // Whether some document holds a number for attribute `name` (normalized as the index does).
   bool has_numeric_attribute(const std::string& name) const;
 
+  // The words of `text` (segmented and analyzed as `locale`'s analyzer does, one word at a
+  // time) whose terms include one of `terms` (a SearchResult's: typo corrections included),
+  // as byte ranges of `text`, in order. Empty for an unknown locale. Thread-safe.
+  std::vector<std::pair<std::size_t, std::size_t>> highlight(std::string_view text, std::string_view locale,
+                                                             std::span<const QueryTerm> terms) const;
+
   // Whether a live document has this product id.
   bool contains(ProductId product) const;
   // The Document::version of the live document of `product`, or nullopt.
