@@ -179,6 +179,25 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& options, const
   AISLE_ASSIGN_OR_RETURN(const std::size_t embedded, first->catch_up_vectors(context));
   if (embedded > 0) AISLE_RETURN_IF_ERROR(first->save_vectors());
   engine->documents_ = first->catalog().index->stats().documents;
+  {
+    // The index outlives the suggester: every pipeline shares it until the engine closes.
+    const text::InvertedIndex* index = first->catalog().index.get();
+    // A query is suggested when every word of it is in the catalog's vocabulary as typed (no
+    // typo correction) and it finds something.
+    auto keep = [index](const std::string& query, const std::string& locale) {
+      text::SearchOptions search;
+      search.locale = locale;
+      search.k = 1;
+      search.typo.enabled = false;
+      search.filter.locales = {locale};
+      auto result = index->search(query, search);
+      return result.is_ok() && !result->hits.empty() && !result->terms.empty() &&
+             std::all_of(result->terms.begin(), result->terms.end(), [](const text::QueryTerm& term) { return term.df > 0; });
+    };
+    AISLE_ASSIGN_OR_RETURN(engine->suggester_,
+                           retrieve::Suggester::build(
+                               *engine->store_, [index](std::string_view text) { return index->normalize(text); }, keep));
+  }
   engine->layers_ = rank::layers_json(*first);
   engine->layers_["policy"] = {
       {"present", true},
@@ -346,6 +365,34 @@ Reply Engine::search(const nlohmann::json& request) {
   return Reply{200, std::move(*out)};
 }
 
+Reply Engine::suggest(const nlohmann::json& request) {
+  auto run = [&]() -> Result<nlohmann::json> {
+    if (!request.is_object()) return field_error("body", "the request must be a JSON object");
+    for (const auto& [key, value] : request.items()) {
+      if (key != "prefix" && key != "locale" && key != "k") {
+        return field_error(key, "unknown parameter \"" + key + "\" (expected one of: prefix, locale, k)");
+      }
+    }
+    AISLE_ASSIGN_OR_RETURN(const std::string prefix, string_field(request, "prefix", "", true, 200));
+    AISLE_ASSIGN_OR_RETURN(const std::string locale_text, string_field(request, "locale", "en", false, 64));
+    auto locale = Locale::parse(locale_text);
+    if (!locale.is_ok()) return field_error("locale", locale.status().message());
+    AISLE_ASSIGN_OR_RETURN(const int k, int_field(request, "k", 8, 1, static_cast<int>(retrieve::Suggester::kMaxK)));
+    const retrieve::Suggestions found = suggester_->suggest(prefix, locale->code(), static_cast<std::size_t>(k));
+    nlohmann::json queries = nlohmann::json::array(), products = nlohmann::json::array();
+    for (const retrieve::Suggestion& query : found.queries) queries.push_back({{"text", query.text}});
+    for (const retrieve::Suggestion& product : found.products) {
+      nlohmann::json entry = {{"product_id", product.product_id}, {"title", product.text}};
+      if (product.price) entry["price"] = *product.price;
+      products.push_back(std::move(entry));
+    }
+    return nlohmann::json{{"prefix", prefix}, {"locale", locale->code()}, {"queries", queries}, {"products", products}};
+  };
+  auto out = run();
+  if (!out.is_ok()) return error_reply(out.status());
+  return Reply{200, std::move(*out)};
+}
+
 Reply Engine::related(const std::string& product_id, const std::string& locale, int k, bool all_locales) {
   if (k < 1 || k > options_.max_k) return error_reply(400, "bad_input", fmt::format("k must be in 1..{}", options_.max_k), "k");
   auto lease = acquire();
@@ -453,6 +500,7 @@ Reply Engine::upsert_products(const nlohmann::json& request) {
       AISLE_ASSIGN_OR_RETURN(auto product, store_->find_product(record.locale, record.id));
       if (product) stored.push_back(std::move(*product));
     }
+    suggester_->add_products(stored);
     AISLE_ASSIGN_OR_RETURN(Lease pipeline, acquire());
     AISLE_RETURN_IF_ERROR(pipeline->upserted(stored, context_));
     if (!pipeline->has_vectors()) return std::size_t{0};

@@ -367,6 +367,8 @@ struct ServerCore {
                         }
                         return engine.related(call.id, locale, k, all_locales == "true");
                       })});
+    routes.push_back({V::get, "/suggest", false, false, true, "/suggest",
+                      with_params([this](const Call&, const nlohmann::json& request) { return engine.suggest(request); })});
     routes.push_back({V::post, "/classify", false, false, true, "/classify",
                       with_body([this](const nlohmann::json& body) { return engine.classify(body); })});
     routes.push_back({V::get, "/products/", true, false, true, "/products/{id}",

@@ -918,6 +918,8 @@ std::vector<std::pair<std::size_t, std::size_t>> InvertedIndex::highlight(std::s
   return marked;
 }
 
+std::string InvertedIndex::normalize(std::string_view text) const { return impl_->normalize(text); }
+
 bool InvertedIndex::has_numeric_attribute(const std::string& name) const {
   const std::string key = impl_->normalize(name);
   std::shared_lock lock(impl_->mutex);

@@ -42,6 +42,7 @@
 #include "aisle/rank/online.h"
 #include "aisle/rank/pipeline.h"
 #include "aisle/retrieve/memory.h"
+#include "aisle/retrieve/suggest.h"
 #include "aisle/store/store.h"
 
 namespace aisle::server {
@@ -89,6 +90,10 @@ class Engine {
   // The k (1..max_k) related products of a product (its external id) with titles: those with
   // a listing in `locale`, unless all_locales (then any, with the listing when there is one).
   Reply related(const std::string& product_id, const std::string& locale, int k, bool all_locales = false);
+  // {"prefix" (required), "locale" ("en"), "k" (8; 1..20)} -> {"prefix", "queries": [{"text"}],
+  // "products": [{"product_id", "title", "price"}]}: autocomplete (retrieve::Suggester), built
+  // at open() from the catalog and the engaged queries; upserted listings join at once.
+  Reply suggest(const nlohmann::json& request);
   // {"query", "product_id", "locale"} -> the ESCI label and probabilities.
   Reply classify(const nlohmann::json& request);
   Reply product(const std::string& product_id, const std::string& locale);
@@ -136,6 +141,7 @@ class Engine {
   std::shared_mutex memory_mutex_;
   std::unique_ptr<retrieve::MemoryIndex> memory_;
   std::unique_ptr<rank::OnlinePolicy> policy_;
+  std::unique_ptr<retrieve::Suggester> suggester_;  // thread-safe itself
   nlohmann::json layers_;  // rank::layers_json at open, plus the policy; read-only after open
   std::atomic<std::int64_t> documents_{0};
   std::atomic<std::int64_t> events_stored_{0};

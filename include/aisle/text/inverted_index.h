@@ -256,6 +256,10 @@ class InvertedIndex {
   std::vector<std::pair<std::size_t, std::size_t>> highlight(std::string_view text, std::string_view locale,
                                                              std::span<const QueryTerm> terms) const;
 
+  // Text normalized as dictionary keys are (Analyzer::normalize: NFKC case fold, accents
+  // folded, spaces collapsed). Thread-safe.
+  std::string normalize(std::string_view text) const;
+
   // Whether a live document has this product id.
   bool contains(ProductId product) const;
   // The Document::version of the live document of `product`, or nullopt.
