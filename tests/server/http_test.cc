@@ -485,6 +485,64 @@ TEST_F(HttpTest, HitsMarkTheQueryWordsInEscapedHtml) {
   EXPECT_FALSE(json(r)["results"][0].contains("highlight"));
 }
 
+// Autocomplete: engaged queries whose words the catalog has (a typo is never offered) and
+// listing titles; a listing upserted through the API is suggested at once.
+TEST_F(HttpTest, SuggestOffersEngagedQueriesAndTitlesByPrefix) {
+  make_data_dir(dir_.path());
+  {
+    auto store = store::Store::open(dir_.path());
+    ASSERT_TRUE(store.is_ok());
+    std::vector<io::EventRecord> events;
+    auto add = [&](const std::string& query, const std::string& product, io::EventType type, int n) {
+      for (int i = 0; i < n; ++i) {
+        io::EventRecord e;
+        e.ts_ms = 1795341600000 + static_cast<std::int64_t>(events.size());
+        e.session = "s" + std::to_string(events.size());
+        e.locale = "en";
+        e.query = query;
+        e.product_id = product;
+        e.type = type;
+        e.position = 1;
+        events.push_back(e);
+      }
+    };
+    add("desk lamp", "P0", io::EventType::kClick, 5);
+    add("desk lamps model", "P4", io::EventType::kClick, 2);
+    add("dsek lamp", "P0", io::EventType::kClick, 9);       // a typo: never suggested
+    add("desk lamp sale", "P0", io::EventType::kClick, 7);  // "sale" is no word of the catalog
+    add("desk organizer", "P0", io::EventType::kImpression, 3);  // shown, never chosen
+    auto run = (*store)->begin_run("events", "events", "events-jsonl");
+    ASSERT_TRUE(run.is_ok());
+    ASSERT_TRUE((*store)->write_events(*run, events, static_cast<std::int64_t>(events.size())).is_ok());
+  }
+  start({}, false);
+  auto c = client();
+  auto r = c.Get("/suggest?prefix=De&k=5");
+  ASSERT_EQ(r->status, 200) << r->body;
+  nlohmann::json body = json(r);
+  ASSERT_EQ(body["queries"].size(), 2u) << body.dump();
+  EXPECT_EQ(body["queries"][0]["text"], "desk lamp");
+  EXPECT_EQ(body["queries"][1]["text"], "desk lamps model");
+  ASSERT_EQ(body["products"].size(), 5u);
+  for (const auto& p : body["products"]) EXPECT_TRUE(p["title"].get<std::string>().starts_with("Desk Lamp")) << p.dump();
+  EXPECT_EQ(body["products"][0]["product_id"], "P20");  // the most popular lamp
+  EXPECT_EQ(body["products"][0]["price"], 30.0);
+  // A word after the first: "lam" finds the lamps too.
+  EXPECT_EQ(json(c.Get("/suggest?prefix=lam&k=1"))["products"][0]["product_id"], "P20");
+  nlohmann::json product = {{"id", "N1"}, {"locale", "en"}, {"title", "Deskside Heater"}, {"popularity", 1000}};
+  r = c.Post("/products", httplib::Headers{{"X-API-Key", kKey}}, nlohmann::json::array({product}).dump(), "application/json");
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(json(c.Get("/suggest?prefix=desks"))["products"][0]["title"], "Deskside Heater");
+  EXPECT_TRUE(json(c.Get("/suggest?prefix=desk&locale=es"))["products"].empty());
+  for (const auto& [path, field] : std::vector<std::pair<std::string, std::string>>{
+           {"/suggest", "prefix"}, {"/suggest?prefix=a&k=0", "k"}, {"/suggest?prefix=a&k=21", "k"},
+           {"/suggest?prefix=a&limit=3", "limit"}, {"/suggest?prefix=a&locale=xx-1", "locale"}}) {
+    r = c.Get(path);
+    ASSERT_EQ(r->status, 400) << path;
+    EXPECT_EQ(json(r)["error"]["field"], field) << path << " " << r->body;
+  }
+}
+
 TEST_F(HttpTest, BadRequestsGetClearFourHundredsAndTheServerStaysUp) {
   ServeOptions serve;
   serve.max_body_bytes = 64 * 1024;
