@@ -186,6 +186,26 @@ $("search-form").addEventListener("submit", (e) => {
   state.filters = [];
   search();
 });
+// Autocomplete: the shoppers' queries and product titles that start with what is typed
+// (GET /suggest), offered by the search box's list; the newest keystroke wins.
+let suggestTimer = null, suggestSeq = 0;
+$("query").addEventListener("input", () => {
+  clearTimeout(suggestTimer);
+  const prefix = $("query").value.trim();
+  if (!prefix) { $("suggestions").replaceChildren(); return; }
+  suggestTimer = setTimeout(async () => {
+    const seq = ++suggestSeq;
+    try {
+      const response = await fetch("/suggest?" + new URLSearchParams({ prefix, locale: $("locale").value, k: "8" }).toString());
+      if (!response.ok || seq !== suggestSeq) return;
+      const body = await response.json();
+      const texts = [...body.queries.map((q) => q.text), ...body.products.map((p) => p.title)];
+      $("suggestions").replaceChildren(...[...new Set(texts)].map((text) => el("option", { value: text })));
+    } catch {
+      // No suggestions: the search box still works.
+    }
+  }, 80);
+});
 $("sort").addEventListener("change", () => {
   state.sort = $("sort").value;
   if (state.query) search();

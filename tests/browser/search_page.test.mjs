@@ -222,6 +222,22 @@ test("the query's words are marked in titles and snippets, and markup in a title
   assert.deepEqual(errors, []);
 });
 
+test("typing offers shoppers' queries and product titles of the locale", async () => {
+  const page = await browser.newPage();
+  await page.goto(base + "/");
+  await page.waitForFunction(() => document.querySelectorAll("#locale option").length === 3);
+  await page.locator("#query").pressSequentially("runn", { delay: 30 });
+  await page.waitForFunction(() => document.querySelectorAll("#suggestions option").length > 0);
+  const options = await page.locator("#suggestions option").evaluateAll((list) => list.map((o) => o.value));
+  assert.ok(options.includes("running shoes"), options.join(" | "));
+  for (const option of options) assert.match(option, /(^|\s)runn/i, options.join(" | "));
+  await page.selectOption("#locale", "ja");
+  await page.fill("#query", "");
+  await page.locator("#query").pressSequentially("ワイヤ", { delay: 30 });
+  await page.waitForFunction(() => [...document.querySelectorAll("#suggestions option")].some((o) => o.value.includes("ワイヤレス")));
+  await page.close();
+});
+
 test("at 390 px (a phone) and 1280 px the page fits its width; screenshots kept", async () => {
   const artifacts = process.env.AISLE_ARTIFACTS || join(dir, "artifacts");
   mkdirSync(artifacts, { recursive: true });
