@@ -192,15 +192,20 @@ Command add_bench(CLI::App& app) {
   ranking->add_option("--out", *lexical_out, "Write the JSON report here");
 
   CLI::App* serving = app.add_subcommand(
-      "serve", "The HTTP server under load over loopback: QPS and p50/p99 latency of GET /search at 1 and 2 cores");
+      "serve", "The HTTP server under load over loopback: QPS and p50/p99 latency of GET /search (or /suggest) at 1 and 2 cores");
   auto serve_args = std::make_shared<server::ServeBenchOptions>();
   serving->add_option("--data-dir", serve_args->data_dir, "Data directory to serve")->required();
   serving->add_option("--queries", serve_args->queries,
                      "Query mix, one a line or JSON lines with \"query\" (default: the store's judged queries)");
   serving->add_option("--locale", serve_args->locale, "Locale of the queries")->capture_default_str();
+  serving->add_option("--route", serve_args->route,
+                      "search, or suggest (prefixes of the mix's queries, as typed keystroke by keystroke)")
+      ->capture_default_str()->check(CLI::IsMember({"search", "suggest"}));
   serving->add_option("--strategy", serve_args->strategy,
-                      "Strategies to run instead of the policy's choice (e.g. lexical: lexical + rank)");
-  serving->add_option("-k,--k", serve_args->k, "Results per search")->capture_default_str();
+                      "Strategies to run instead of the default pipeline (e.g. lexical: lexical + rank)");
+  serving->add_flag("--no-highlight", [serve_args](std::int64_t) { serve_args->highlight = false; },
+                    "Searches without highlighting");
+  serving->add_option("-k,--k", serve_args->k, "Results per search (suggestions per kind with --route suggest)")->capture_default_str();
   serving->add_option("--depth", serve_args->depth, "Candidates per strategy, with --strategy")->capture_default_str();
   serving->add_option("--clients", serve_args->clients, "Concurrent keep-alive clients")->capture_default_str();
   serving->add_option("--seconds", serve_args->seconds, "Measured seconds per run")->capture_default_str();

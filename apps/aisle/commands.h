@@ -58,6 +58,7 @@ Command add_train(CLI::App& app);
 Command add_stats(CLI::App& app);
 Command add_index(CLI::App& app);
 Command add_search(CLI::App& app);
+Command add_delete(CLI::App& app);
 Command add_bench(CLI::App& app);
 Command add_eval(CLI::App& app);
 Command add_classify(CLI::App& app);

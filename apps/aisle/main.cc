@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
       cli::add_index);
   add("search", "Search the catalog: lexical (BM25F), structured (query understanding), vector (k-NN) or hybrid",
       cli::add_search);
+  add("delete", "Delete listings (by external id and locale) from the store, the index and the vectors", cli::add_delete);
   add("classify", "The ESCI class of a (query, product) pair, with probabilities (after `aisle train classifier`)",
       cli::add_classify);
   add("related", "Related products of a product (after `aisle train related`): directed, so a phone's case, not a case's phone",

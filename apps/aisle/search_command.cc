@@ -62,6 +62,41 @@ Command add_index(CLI::App& app) {
   };
 }
 
+Command add_delete(CLI::App& app) {
+  struct Args {
+    std::string data_dir, locale = "en";
+    std::vector<std::string> ids;
+  };
+  auto args = std::make_shared<Args>();
+  app.add_option("ids", args->ids, "External ids of the listings to delete")->required();
+  app.add_option("--data-dir", args->data_dir, "Data directory")->required();
+  app.add_option("--locale", args->locale, "The listings' locale")->capture_default_str();
+  return [args](const Context& context) -> Status {
+    AISLE_ASSIGN_OR_RETURN(Locale locale, Locale::parse(args->locale));
+    AISLE_ASSIGN_OR_RETURN(auto store, store::Store::open(args->data_dir));
+    std::vector<ProductId> deleted;
+    for (const std::string& id : args->ids) {
+      AISLE_ASSIGN_OR_RETURN(const std::optional<ProductId> product, store->delete_product(locale.code(), id));
+      if (!product) return Status::not_found("no product " + id + " in locale " + locale.code());
+      deleted.push_back(*product);
+    }
+    // The derived indexes: the lexical index drops what the store no longer has; the vectors,
+    // when the data directory has them, are saved without them. (A server running on this
+    // data directory catches up when it restarts; delete through its API while it runs.)
+    retrieve::IndexUpdateReport report;
+    AISLE_RETURN_IF_ERROR(retrieve::update_index(*store, context, args->data_dir, {}, &report));
+    std::string vectors = "no vectors";
+    if (std::filesystem::exists(retrieve::vector_index_path(args->data_dir))) {
+      AISLE_ASSIGN_OR_RETURN(auto strategy, retrieve::VectorStrategy::open(args->data_dir, context));
+      strategy->remove(deleted);
+      AISLE_RETURN_IF_ERROR(strategy->save(args->data_dir));
+      vectors = "vectors saved without them";
+    }
+    say("deleted {} listing(s); index: {} documents ({} removed); {}", deleted.size(), report.documents, report.removed, vectors);
+    return Status::ok();
+  };
+}
+
 namespace {
 
 // highlight_html()'s HTML for a terminal: <mark>word</mark> as *word*, entities decoded.

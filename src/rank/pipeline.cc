@@ -220,6 +220,11 @@ class SearchPipeline::PopularLists {
 
   // A listing written with this popularity takes its place (or leaves the list when it no
   // longer ranks; the list then runs one short until the next start reads the store).
+  void remove(ProductId product) {
+    std::unique_lock lock(mutex_);
+    for (auto& [locale_code, list] : lists_) std::erase_if(list, [&](const Entry& e) { return e.second == product.value(); });
+  }
+
   void upsert(ProductId product, const std::string& locale_code, double popularity) {
     std::unique_lock lock(mutex_);
     std::vector<Entry>& list = lists_[locale_code];
@@ -448,6 +453,11 @@ Status SearchPipeline::upserted(std::span<const store::Product> products, const 
   documents.reserve(products.size());
   for (const store::Product& product : products) documents.push_back(retrieve::to_document(product));
   return vectors_->upsert(documents, context);
+}
+
+void SearchPipeline::removed(std::span<const ProductId> products) {
+  for (ProductId product : products) popular_->remove(product);
+  if (vectors_) vectors_->remove(products);
 }
 
 Result<std::size_t> SearchPipeline::catch_up_vectors(const Context& context) {

@@ -228,6 +228,14 @@ void Suggester::add_products(std::span<const store::Product> products) {
   }
 }
 
+void Suggester::remove_product(const std::string& locale, const std::string& external_id) {
+  std::unique_lock lock(mutex_);
+  if (auto found = product_entry_.find(locale + "|" + external_id); found != product_entry_.end()) {
+    entries_[found->second].live = false;
+    product_entry_.erase(found);
+  }
+}
+
 std::size_t Suggester::size() const {
   std::shared_lock lock(mutex_);
   return entries_.size();

@@ -8,6 +8,7 @@
 #include <iterator>
 #include <map>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "aisle/core/files.h"
 #include "aisle/retrieve/lexical.h"
@@ -253,6 +254,12 @@ Status VectorStrategy::upsert(std::span<const text::Document> documents, const C
   return Status::ok();
 }
 
+void VectorStrategy::remove(std::span<const ProductId> products) {
+  index_->remove(products);
+  std::lock_guard lock(versions_mutex_);
+  for (ProductId product : products) versions_.erase(product.value());
+}
+
 Status VectorStrategy::save(const std::filesystem::path& data_dir) const {
   AISLE_RETURN_IF_ERROR(index_->save(vector_index_path(data_dir)));
   std::lock_guard lock(versions_mutex_);
@@ -261,9 +268,12 @@ Status VectorStrategy::save(const std::filesystem::path& data_dir) const {
 
 Result<std::size_t> VectorStrategy::catch_up(store::Store& store, const Context& context) {
   std::vector<text::Document> stale;
+  std::vector<ProductId> gone;
   {
     std::lock_guard lock(versions_mutex_);
+    std::unordered_set<std::uint32_t> stored;
     AISLE_RETURN_IF_ERROR(store.for_each_product([&](store::Product&& product) {
+      stored.insert(product.id.value());
       text::Document document = to_document(product);
       bool current = index_->contains(product.id);
       if (current && versions_known_) {
@@ -275,8 +285,14 @@ Result<std::size_t> VectorStrategy::catch_up(store::Store& store, const Context&
       if (!current) stale.push_back(std::move(document));
       return Status::ok();
     }));
+    if (versions_known_) {
+      for (const auto& [product, version] : versions_) {
+        if (!stored.contains(product)) gone.emplace_back(product);
+      }
+    }
     versions_known_ = true;
   }
+  if (!gone.empty()) remove(gone);
   AISLE_RETURN_IF_ERROR(upsert(stale, context));
   return stale.size();
 }

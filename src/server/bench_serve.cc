@@ -71,12 +71,17 @@ Result<nlohmann::json> run_serve_bench(const Context& context, const ServeBenchO
   AISLE_ASSIGN_OR_RETURN(std::vector<std::string> queries, query_mix(options));
   nlohmann::json report;
   report["bench"] = "serve";
+  if (options.route != "search" && options.route != "suggest") {
+    return Status::bad_input("route must be search or suggest, found " + options.route, Where("", 0, "--route"));
+  }
   report["config"] = {{"data_dir", options.data_dir.string()}, {"queries", queries.size()}, {"locale", options.locale},
-                      {"strategy", options.strategy.empty() ? "policy" : options.strategy}, {"k", options.k},
-                    {"depth", options.strategy.empty() ? nlohmann::json("policy") : nlohmann::json(options.depth)},
+                      {"route", options.route}, {"highlight", options.highlight},
+                      {"strategy", options.strategy.empty() ? "default" : options.strategy}, {"k", options.k},
+                    {"depth", options.strategy.empty() ? nlohmann::json("default") : nlohmann::json(options.depth)},
                       {"clients", options.clients}, {"seconds", options.seconds},
                       {"machine_cores", std::thread::hardware_concurrency()}};
   nlohmann::json runs = nlohmann::json::array();
+  const bool suggest = options.route == "suggest";
   for (const int cores : options.cores) {
     EngineOptions engine_options;
     engine_options.data_dir = options.data_dir;
@@ -115,14 +120,26 @@ Result<nlohmann::json> run_serve_bench(const Context& context, const ServeBenchO
         std::mt19937_64 rng(context.seed() + static_cast<std::uint64_t>(c));
         std::uniform_int_distribution<std::size_t> pick(0, queries.size() - 1);
         while (!done.load()) {
-          httplib::Params params{{"query", queries[pick(rng)]}, {"locale", options.locale}, {"k", std::to_string(options.k)},
-                                 {"facets", "false"}};
-          if (!options.strategy.empty()) {
-            params.emplace("strategy", options.strategy);
-            params.emplace("depth", std::to_string(options.depth));
+          const std::string& query = queries[pick(rng)];
+          httplib::Params params{{"locale", options.locale}, {"k", std::to_string(options.k)}};
+          if (suggest) {
+            // A keystroke: the first 1..n characters (UTF-8 lead bytes) of the query.
+            std::vector<std::size_t> ends;
+            for (std::size_t at = 1; at <= query.size(); ++at) {
+              if (at == query.size() || (static_cast<unsigned char>(query[at]) & 0xC0) != 0x80) ends.push_back(at);
+            }
+            params.emplace("prefix", query.substr(0, ends[std::uniform_int_distribution<std::size_t>(0, ends.size() - 1)(rng)]));
+          } else {
+            params.emplace("query", query);
+            params.emplace("facets", "false");
+            params.emplace("highlight", options.highlight ? "true" : "false");
+            if (!options.strategy.empty()) {
+              params.emplace("strategy", options.strategy);
+              params.emplace("depth", std::to_string(options.depth));
+            }
           }
           const auto start = Clock::now();
-          auto reply = client.Get("/search", params, httplib::Headers{});
+          auto reply = client.Get(suggest ? "/suggest" : "/search", params, httplib::Headers{});
           const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
           if (!measuring.load()) continue;
           latencies[static_cast<std::size_t>(c)].push_back(ms);

@@ -462,6 +462,30 @@ Reply Engine::product(const std::string& product_id, const std::string& locale) 
   return Reply{200, std::move(out)};
 }
 
+Reply Engine::delete_product(const std::string& product_id, const std::string& locale_text) {
+  auto locale = Locale::parse(locale_text);
+  if (!locale.is_ok()) return error_reply(400, "bad_input", locale.status().message(), "locale");
+  std::lock_guard lock(write_mutex_);
+  auto run = [&]() -> Result<nlohmann::json> {
+    AISLE_ASSIGN_OR_RETURN(const std::optional<ProductId> deleted, store_->delete_product(locale->code(), product_id));
+    if (!deleted) return Status::not_found("no product " + product_id + " in locale " + locale->code());
+    retrieve::IndexUpdateReport report;
+    AISLE_RETURN_IF_ERROR(retrieve::update_index(*store_, context_, options_.data_dir, {}, &report));
+    ++generation_;  // pipelines reopen the index on their next checkout
+    documents_ = report.documents;
+    suggester_->remove_product(locale->code(), product_id);
+    {
+      AISLE_ASSIGN_OR_RETURN(Lease pipeline, acquire());
+      pipeline->removed(std::span<const ProductId>(&*deleted, 1));
+      if (pipeline->has_vectors()) vectors_changed_ = true;
+    }
+    return nlohmann::json{{"deleted", product_id}, {"locale", locale->code()}, {"documents", report.documents}};
+  };
+  auto out = run();
+  if (!out.is_ok()) return error_reply(out.status());
+  return Reply{200, std::move(*out)};
+}
+
 Reply Engine::upsert_products(const nlohmann::json& request) {
   auto batch = batch_field(request, "products", options_.max_batch);
   if (!batch.is_ok()) return error_reply(batch.status());
@@ -505,6 +529,7 @@ Reply Engine::upsert_products(const nlohmann::json& request) {
     AISLE_RETURN_IF_ERROR(pipeline->upserted(stored, context_));
     if (!pipeline->has_vectors()) return std::size_t{0};
     vectors_upserted_ += static_cast<std::int64_t>(stored.size());
+    vectors_changed_ = true;
     return stored.size();
   };
   auto embedded = embed();
@@ -610,7 +635,7 @@ Status Engine::close() {
   closed_ = true;
   AISLE_RETURN_IF_ERROR(policy_->settle(now_ms(), true));
   AISLE_RETURN_IF_ERROR(policy_->save());
-  if (vectors_upserted_ > 0) {
+  if (vectors_changed_) {
     std::unique_lock pool_lock(pool_mutex_);
     if (!free_.empty()) AISLE_RETURN_IF_ERROR(free_.front().pipeline->save_vectors());
   }

@@ -375,6 +375,13 @@ struct ServerCore {
                       with_params([this](const Call& call, const nlohmann::json& request) {
                         return engine.product(call.id, request.value("locale", "en"));
                       })});
+    routes.push_back({V::delete_, "/products/", true, true, true, "/products/{id}",
+                      with_params([this](const Call& call, const nlohmann::json& request) {
+                        for (const auto& [key, value] : request.items()) {
+                          if (key != "locale") return error_reply(400, "bad_input", "unknown parameter \"" + key + "\" (expected locale)", key);
+                        }
+                        return engine.delete_product(call.id, request.value("locale", "en"));
+                      })});
     routes.push_back({V::post, "/products", false, true, true, "/products",
                       with_body([this](const nlohmann::json& body) { return engine.upsert_products(body); })});
     routes.push_back({V::post, "/events", false, true, true, "/events",

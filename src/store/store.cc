@@ -35,6 +35,14 @@ CREATE TABLE IF NOT EXISTS products(
   source_line INTEGER,
   UNIQUE(locale, external_id));
 CREATE INDEX IF NOT EXISTS products_by_group ON products(group_key) WHERE group_key IS NOT NULL;
+-- Deleted listings: their ids are never given to another listing (ids key the index's
+-- documents, the vectors and the memory index, which forget a deleted id only when they
+-- catch up).
+CREATE TABLE IF NOT EXISTS deleted_products(
+  product_id INTEGER PRIMARY KEY,
+  locale TEXT NOT NULL,
+  external_id TEXT NOT NULL,
+  deleted_ms INTEGER NOT NULL);
 -- Stores written before the search index existed kept an FTS5 copy of the catalog; the
 -- inverted index (aisle index) replaced it.
 DROP TRIGGER IF EXISTS products_fts_insert;
@@ -116,10 +124,12 @@ class Store::Impl {
 
   Status prepare_writes() {
     AISLE_ASSIGN_OR_RETURN(Statement product, db_.prepare(R"sql(
-      INSERT INTO products(locale, external_id, title, description, bullets, brand, color,
+      INSERT INTO products(product_id, locale, external_id, title, description, bullets, brand, color,
                            category, attributes, price, popularity, group_key, source_file,
                            source_line)
-      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+      VALUES (1 + max(COALESCE((SELECT max(product_id) FROM products), 0),
+                      COALESCE((SELECT max(product_id) FROM deleted_products), 0)),
+              ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
       ON CONFLICT(locale, external_id) DO UPDATE SET
         title = excluded.title, description = excluded.description, bullets = excluded.bullets,
         brand = excluded.brand, color = excluded.color, category = excluded.category,
@@ -504,6 +514,34 @@ Result<std::optional<Product>> Store::find_product(const std::string& locale,
   s.bind(1, locale);
   s.bind(2, external_id);
   return read_one(s, impl_->db_.path());
+}
+
+Result<std::optional<ProductId>> Store::delete_product(const std::string& locale, const std::string& external_id) {
+  Impl& impl = *impl_;
+  auto run = [&]() -> Result<std::optional<ProductId>> {
+    AISLE_ASSIGN_OR_RETURN(Transaction transaction, Transaction::begin(impl.db_));
+    AISLE_ASSIGN_OR_RETURN(Statement find, impl.db_.prepare("SELECT product_id FROM products WHERE locale = ?1 AND external_id = ?2"));
+    find.bind(1, locale);
+    find.bind(2, external_id);
+    AISLE_ASSIGN_OR_RETURN(const bool found, find.step());
+    if (!found) return std::optional<ProductId>();
+    const std::int64_t id = find.column_int(0);
+    AISLE_ASSIGN_OR_RETURN(Statement tombstone, impl.db_.prepare(
+        "INSERT OR REPLACE INTO deleted_products(product_id, locale, external_id, deleted_ms) VALUES (?1, ?2, ?3, ?4)"));
+    tombstone.bind(1, id);
+    tombstone.bind(2, locale);
+    tombstone.bind(3, external_id);
+    tombstone.bind(4, now_ms());
+    AISLE_RETURN_IF_ERROR(tombstone.run());
+    AISLE_ASSIGN_OR_RETURN(Statement remove, impl.db_.prepare("DELETE FROM products WHERE product_id = ?1"));
+    remove.bind(1, id);
+    AISLE_RETURN_IF_ERROR(remove.run());
+    AISLE_RETURN_IF_ERROR(transaction.commit());
+    return std::optional<ProductId>(ProductId(static_cast<std::uint32_t>(id)));
+  };
+  auto out = run();
+  impl.clear_caches();  // a listing written again later must not look unchanged
+  return out;
 }
 
 Result<std::optional<Product>> Store::get_product(ProductId id) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
+#include <cstdio>
 #include <cstring>
 
 #include "file_util.h"
@@ -13,8 +15,41 @@ constexpr char kMagic[8] = {'A', 'I', 'S', 'L', 'E', 'D', 'O', 'C'};
 // 2 added the numeric attribute columns; a version 1 table reads as one without them.
 constexpr std::uint32_t kDocTableVersion = 2;
 
-// Price facet buckets (upper bounds, exclusive); the last bucket is open.
-constexpr double kPriceBounds[] = {10, 25, 50, 100, 250, 500, 1000};
+// Price facet buckets follow the prices counted: bounds near their quintiles, rounded to
+// "nice" numbers (1, 2, 2.5 or 5 times a power of ten), so dollars and yen both get useful
+// ranges (10-25 for socks, 2,000-5,000 for yen). Upper bounds are exclusive; the last bucket
+// is open.
+double nice_bound(double value) {
+  const double scale = std::pow(10.0, std::floor(std::log10(value)));
+  double best = scale;
+  for (double step : {1.0, 2.0, 2.5, 5.0, 10.0}) {
+    if (std::abs(step * scale - value) < std::abs(best - value)) best = step * scale;
+  }
+  return best;
+}
+
+std::vector<double> price_bounds(std::vector<float> prices) {
+  std::vector<double> bounds;
+  if (prices.size() < 2) return bounds;
+  std::sort(prices.begin(), prices.end());
+  for (double quantile : {0.2, 0.4, 0.6, 0.8}) {
+    const double value = prices[static_cast<std::size_t>(quantile * static_cast<double>(prices.size()))];
+    if (value <= 0) continue;
+    const double bound = nice_bound(value);
+    if (bound > prices.front() && bound <= prices.back() && (bounds.empty() || bound > bounds.back())) bounds.push_back(bound);
+  }
+  return bounds;
+}
+
+std::string bound_label(double bound) {
+  if (bound == std::floor(bound) && std::abs(bound) < 1e15) return std::to_string(static_cast<long long>(bound));
+  char text[64];
+  std::snprintf(text, sizeof(text), "%.2f", bound);
+  std::string out = text;
+  while (out.back() == '0') out.pop_back();
+  if (out.back() == '.') out.pop_back();
+  return out;
+}
 
 class Writer {
  public:
@@ -185,7 +220,7 @@ std::map<std::string, std::vector<FacetValue>> DocTable::facets(std::span<const 
                                                                 int max_values) const {
   std::vector<std::int64_t> locale_counts(locales_.size()), brand_counts(brands_.size()),
       color_counts(colors_.size()), category_counts(categories_.size());
-  std::vector<std::int64_t> price_counts(std::size(kPriceBounds) + 1);
+  std::vector<float> prices;
   for (std::uint32_t doc : matched_docs) {
     const DocRow& row = rows_[doc];
     ++locale_counts[row.locale];
@@ -194,11 +229,7 @@ std::map<std::string, std::vector<FacetValue>> DocTable::facets(std::span<const 
     for (std::uint32_t node = row.category; node != kNoValue; node = category_parents_[node]) {
       ++category_counts[node];
     }
-    if (!std::isnan(row.price)) {
-      std::size_t bucket = 0;
-      while (bucket < std::size(kPriceBounds) && row.price >= kPriceBounds[bucket]) ++bucket;
-      ++price_counts[bucket];
-    }
+    if (!std::isnan(row.price)) prices.push_back(row.price);
   }
   auto top = [max_values](const std::vector<std::int64_t>& counts, const Dictionary& dictionary) {
     std::vector<FacetValue> values;
@@ -216,17 +247,24 @@ std::map<std::string, std::vector<FacetValue>> DocTable::facets(std::span<const 
   out["brand"] = top(brand_counts, brands_);
   out["color"] = top(color_counts, colors_);
   out["category"] = top(category_counts, categories_);
-  std::vector<FacetValue> prices;
+  const std::vector<double> bounds = price_bounds(prices);
+  std::vector<std::int64_t> price_counts(bounds.size() + 1);
+  for (float price : prices) {
+    std::size_t bucket = 0;
+    while (bucket < bounds.size() && price >= bounds[bucket]) ++bucket;
+    ++price_counts[bucket];
+  }
+  std::vector<FacetValue> price_values;
   for (std::size_t bucket = 0; bucket < price_counts.size(); ++bucket) {
     if (price_counts[bucket] == 0) continue;
-    std::string label = bucket == 0 ? "<" + std::to_string(static_cast<int>(kPriceBounds[0]))
-                        : bucket == std::size(kPriceBounds)
-                            ? std::to_string(static_cast<int>(kPriceBounds[bucket - 1])) + "+"
-                            : std::to_string(static_cast<int>(kPriceBounds[bucket - 1])) + "-" +
-                                  std::to_string(static_cast<int>(kPriceBounds[bucket]));
-    prices.push_back({label, price_counts[bucket]});
+    const auto [low, high] = std::minmax_element(prices.begin(), prices.end());
+    std::string label = bounds.empty()              ? bound_label(*low) + "-" + bound_label(*high)
+                        : bucket == 0               ? "<" + bound_label(bounds[0])
+                        : bucket == bounds.size()   ? bound_label(bounds[bucket - 1]) + "+"
+                                                    : bound_label(bounds[bucket - 1]) + "-" + bound_label(bounds[bucket]);
+    price_values.push_back({label, price_counts[bucket]});
   }
-  out["price"] = prices;
+  out["price"] = price_values;
   return out;
 }
 

@@ -82,6 +82,29 @@ TEST(CliTest, IngestsTheBundledSampleAndReportsStats) {
   EXPECT_NE(bad_filter.err.find("unknown filter size"), std::string::npos) << bad_filter.err;
   RunResult again = run_aisle({"index", "--data-dir", data}, dir);
   EXPECT_NE(again.out.find("280 unchanged"), std::string::npos) << again.out;
+  // Sorted by price, cheapest first, with highlighting; then a delete.
+  RunResult sorted = run_aisle({"search", "running shoes", "--data-dir", data, "--sort", "price_asc", "--highlight", "--json",
+                                "--threads", "1"}, dir);
+  ASSERT_EQ(sorted.exit_code, 0) << sorted.err;
+  const nlohmann::json body = nlohmann::json::parse(sorted.out);
+  ASSERT_GE(body["results"].size(), 2u) << sorted.out;
+  double previous = 0;
+  for (const auto& hit : body["results"]) {
+    EXPECT_GE(hit["price"].get<double>(), previous) << sorted.out;
+    previous = hit["price"].get<double>();
+    EXPECT_NE(hit["highlight"]["title"].get<std::string>().find("<mark>"), std::string::npos) << sorted.out;
+  }
+  const std::string cheapest = body["results"][0]["product_id"];
+  EXPECT_EQ(run_aisle({"search", "shoes", "--data-dir", data, "--sort", "cheapest"}, dir).exit_code, 2);
+  RunResult deleted = run_aisle({"delete", cheapest, "--data-dir", data}, dir);
+  ASSERT_EQ(deleted.exit_code, 0) << deleted.err;
+  EXPECT_NE(deleted.out.find("deleted 1 listing(s); index: 279 documents (1 removed)"), std::string::npos) << deleted.out;
+  RunResult after = run_aisle({"search", "running shoes", "--data-dir", data, "--sort", "price_asc", "--json"}, dir);
+  ASSERT_EQ(after.exit_code, 0) << after.err;
+  EXPECT_EQ(after.out.find("\"" + cheapest + "\""), std::string::npos) << after.out;
+  RunResult missing = run_aisle({"delete", cheapest, "--data-dir", data}, dir);
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("no product " + cheapest), std::string::npos) << missing.err;
 }
 
 TEST(CliTest, TrainsTheEncoderAndSearchesByVectorAndHybrid) {

@@ -543,6 +543,62 @@ TEST_F(HttpTest, SuggestOffersEngagedQueriesAndTitlesByPrefix) {
   }
 }
 
+// A deleted listing leaves every strategy, the suggestions and the product lookup at once,
+// stays gone after a restart, and its id is never given to the next listing.
+TEST_F(HttpTest, DeletedListingsLeaveEveryStrategyAndTheirIdsAreNotReused) {
+  start({}, true, true);
+  auto c = client();
+  auto ids = [&](const std::string& path) {
+    std::set<std::string> out;
+    auto fresh = client();  // the port changes with a restart
+    auto r = fresh.Get(path);
+    EXPECT_TRUE(r);
+    if (!r) return out;
+    EXPECT_EQ(r->status, 200) << path << ": " << r->body;
+    const nlohmann::json body = json(r);
+    for (const auto& hit : body["results"]) out.insert(hit["product_id"].get<std::string>());
+    return out;
+  };
+  const std::vector<std::string> searches = {"/search?query=model&strategy=lexical&k=30",
+                                             "/search?query=desk%20lamp&strategy=vector&k=30",
+                                             "/search?query=lamp&strategy=popularity&k=30",
+                                             "/search?query=yoga%20mat%20model%2023&k=30"};
+  for (const std::string& path : searches) EXPECT_EQ(ids(path).count("P23"), 1u) << path;
+  const httplib::Headers key{{"X-API-Key", kKey}};
+  EXPECT_EQ(c.Delete("/products/P23")->status, 401);
+  auto r = c.Delete("/products/P23?locale=en", key);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(json(r)["deleted"], "P23");
+  EXPECT_EQ(json(r)["documents"], 23);
+  EXPECT_EQ(c.Delete("/products/P23", key)->status, 404);
+  EXPECT_EQ(c.Delete("/products/P1?locale=es", key)->status, 404);  // P1 is an English listing
+  EXPECT_EQ(json(c.Delete("/products/P1?lang=en", key))["error"]["field"], "lang");
+  for (int round = 0; round < 2; ++round) {  // both pipelines
+    for (const std::string& path : searches) EXPECT_EQ(ids(path).count("P23"), 0u) << path;
+  }
+  EXPECT_EQ(c.Get("/products/P23")->status, 404);
+  for (const auto& p : json(c.Get("/suggest?prefix=yoga&k=20"))["products"]) EXPECT_NE(p["product_id"], "P23");
+  EXPECT_EQ(json(c.Get("/health"))["documents"], 23);
+  // The next listing gets a new id, not the deleted one (the largest).
+  r = c.Post("/products", key, R"([{"id": "N1", "locale": "en", "title": "Yoga Mat Deluxe"}])", "application/json");
+  ASSERT_EQ(r->status, 200) << r->body;
+
+  stop();
+  {
+    auto store = store::Store::open(dir_.path());
+    ASSERT_TRUE(store.is_ok());
+    auto added = (*store)->find_product("en", "N1");
+    ASSERT_TRUE(added.is_ok() && added->has_value());
+    EXPECT_EQ((*added)->id.value(), 25u);
+    auto gone = (*store)->find_product("en", "P23");
+    ASSERT_TRUE(gone.is_ok());
+    EXPECT_FALSE(gone->has_value());
+  }
+  start({}, false);
+  for (const std::string& path : searches) EXPECT_EQ(ids(path).count("P23"), 0u) << path << " after a restart";
+  EXPECT_EQ(ids("/search?query=desk%20lamp&strategy=vector&k=30").size(), 24u);  // 23 + N1: P23's vector is gone
+}
+
 TEST_F(HttpTest, BadRequestsGetClearFourHundredsAndTheServerStaysUp) {
   ServeOptions serve;
   serve.max_body_bytes = 64 * 1024;

@@ -225,6 +225,9 @@ class SearchPipeline {
   // the popularity lists. The siblings' next search sees both; safe while they search.
   // save_vectors() writes the vectors to the data directory.
   Status upserted(std::span<const store::Product> products, const Context& context);
+  // Deleted listings leave what the pipelines share: the popularity lists and the vectors
+  // (save_vectors() writes them). Searches already skip them (the store no longer has them).
+  void removed(std::span<const ProductId> products);
   Status save_vectors() const;
   // Embeds the stored listings whose vectors are missing or stale (VectorStrategy::catch_up);
   // 0 without vectors. Every sibling sees them.

@@ -74,6 +74,9 @@ class Suggester {
   // replaced).
   void add_products(std::span<const store::Product> products);
 
+  // A deleted listing is no longer suggested.
+  void remove_product(const std::string& locale, const std::string& external_id);
+
   std::size_t size() const;  // entries, both kinds
 
  private:

@@ -87,13 +87,16 @@ class VectorStrategy {
   // next search sees them. Thread-safe with searches: the index takes its writer lock per
   // chunk of 256, so searches run between chunks. A failure leaves earlier chunks applied.
   Status upsert(std::span<const text::Document> documents, const Context& context);
+  // Deletes the vectors of `products` (deleted listings); the next search no longer finds them.
+  void remove(std::span<const ProductId> products);
   // Writes the vectors, with those upserted, to <data_dir>/index/vectors/ and their versions
   // (crash-safe; the versions last, so a crash between the two only re-embeds more).
   Status save(const std::filesystem::path& data_dir) const;
   // Embeds every stored listing whose vector is missing or was embedded from other content
   // (by version; without a versions file, from data directories older than it, only missing
   // ones): the vectors upserted by a process killed before it saved them. Returns how many.
-  // Reads every listing once (no embedding when nothing changed).
+  // Vectors of listings the store no longer has (deleted by a process killed before it saved)
+  // are removed. Reads every listing once (no embedding when nothing changed).
   Result<std::size_t> catch_up(store::Store& store, const Context& context);
 
   const models::TextEncoder& encoder() const { return *encoder_; }

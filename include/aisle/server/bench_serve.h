@@ -9,6 +9,8 @@
 // ranker scored (read from every 16th reply). One run per entry of
 // `cores`: the server's threads are pinned to that many cores (sched_setaffinity); the
 // clients run beside them on the same machine, so they take a share of the same CPUs.
+// With route "suggest" each request is GET /suggest for a prefix of a query of the mix (1 to
+// all of its characters, drawn uniformly: the keystrokes of a shopper typing it).
 #pragma once
 
 #include <filesystem>
@@ -26,7 +28,9 @@ struct ServeBenchOptions {
   std::filesystem::path data_dir;
   std::filesystem::path queries;  // one query a line; empty: the store's judged queries
   std::string locale = "en";
-  std::string strategy;  // empty: the policy chooses; e.g. "lexical" for lexical + rank
+  std::string route = "search";  // or "suggest"
+  std::string strategy;  // empty: the default pipeline; e.g. "lexical" for lexical + rank
+  bool highlight = true;  // searches ask for highlighting (the API's default)
   int depth = 100;       // candidates per strategy, with `strategy`
   int k = 10;
   int clients = 8;

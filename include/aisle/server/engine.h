@@ -101,6 +101,12 @@ class Engine {
   // {"products": [...]}. All or nothing; the reply counts them, the index update and the
   // vectors embedded.
   Reply upsert_products(const nlohmann::json& request);
+  // Deletes the listing (external id, locale): the store deletes it (its id is never reused),
+  // the lexical index drops it, and the vectors, the popularity lists and the suggestions
+  // forget it; the next search cannot show it (a strategy's candidate the store no longer has
+  // is skipped, the memory index's included). 404 when there is no such listing. Reply:
+  // {"deleted": id, "locale", "documents"}.
+  Reply delete_product(const std::string& product_id, const std::string& locale);
   // A batch of feedback events: an array (or {"events": [...]}) of event objects
   // (docs/formats.md) with an optional "search_id" from a /search reply. All or nothing: the
   // reply (200) comes after the store has committed them: {"stored", "duplicates" (events the
@@ -146,7 +152,8 @@ class Engine {
   std::atomic<std::int64_t> documents_{0};
   std::atomic<std::int64_t> events_stored_{0};
   std::atomic<std::int64_t> products_written_{0};
-  std::atomic<std::int64_t> vectors_upserted_{0};  // saved at close() when any
+  std::atomic<std::int64_t> vectors_upserted_{0};
+  std::atomic<bool> vectors_changed_{false};  // by upserts or deletes: saved at close()
   // true until open() has built every part: close() then has nothing to settle or save.
   bool closed_ = true;
 };

@@ -150,6 +150,12 @@ class Store {
   // One indexed lookup.
   Result<bool> group_has_locale(const std::string& group, const std::string& locale);
 
+  // Deletes a listing; returns its id, or nullopt when there is none. Its id is never given to
+  // another listing (a tombstone keeps it): the derived indexes drop it when they catch up
+  // (retrieve::update_index removes documents no longer stored; searches skip candidates the
+  // store no longer has). One transaction. Writing the listing again later gives it a new id.
+  Result<std::optional<ProductId>> delete_product(const std::string& locale, const std::string& external_id);
+
   // The listing with store id `id`, or nullopt when absent.
   Result<std::optional<Product>> get_product(ProductId id);
 
