@@ -91,6 +91,13 @@ function render(body, more) {
   $("summary").textContent = body.notice && state.results.length === 0
     ? body.notice
     : `${body.total} result${body.total === 1 ? "" : "s"} for “${body.query}”`;
+  if (!more) {
+    $("did-you-mean").hidden = !body.did_you_mean;
+    if (body.did_you_mean) {
+      $("did-you-mean-link").textContent = body.did_you_mean;
+      $("did-you-mean-link").href = "?" + new URLSearchParams({ query: body.did_you_mean, locale: state.locale }).toString();
+    }
+  }
   // How the results were found is for the curious, not the headline.
   $("summary").title = `strategies ${body.strategy}` + (body.policy ? ` (chosen by ${body.policy})` : "");
   $("more").hidden = state.nextOffset === null;
@@ -209,6 +216,13 @@ $("query").addEventListener("input", () => {
 $("sort").addEventListener("change", () => {
   state.sort = $("sort").value;
   if (state.query) search();
+});
+$("did-you-mean-link").addEventListener("click", (e) => {
+  e.preventDefault();
+  state.query = $("did-you-mean-link").textContent;
+  state.filters = [];
+  $("query").value = state.query;
+  search();
 });
 $("related-close").addEventListener("click", () => { $("related").hidden = true; });
 $("more").addEventListener("click", () => search({ more: true }));

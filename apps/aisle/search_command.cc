@@ -191,6 +191,7 @@ Command add_search(CLI::App& app) {
         result.ranked ? fmt::format(", ranked {} candidates", result.candidates) : "", result.hits.size(), result.total,
         options.sort == rank::SortOrder::kRelevance ? "" : fmt::format(", sorted by {}", rank::sort_name(options.sort)));
     if (!result.notice.empty()) say("  {}", result.notice);
+    if (out.contains("did_you_mean")) say("  did you mean: {}", out["did_you_mean"].get<std::string>());
     if (!result.intent.empty()) say("  intent: {}", fmt::join(result.intent, ", "));
     if (options.explain) {
       for (const rank::LayerState& layer : pipeline->layers()) say("  layer {}: {}", layer.name, layer.reason);

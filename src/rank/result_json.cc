@@ -89,6 +89,55 @@ bool char_boundary(std::string_view text, std::size_t at) {
 
 }  // namespace
 
+std::optional<std::string> corrected_query(const text::InvertedIndex &index, std::string_view query, std::string_view locale,
+                                           std::span<const text::QueryTerm> terms, std::span<const std::string> texts) {
+  // misspelled term -> the terms it was expanded to
+  std::vector<std::pair<std::string, std::vector<std::string>>> corrections;
+  for (const text::QueryTerm &term : terms) {
+    if (term.expanded_from.empty()) continue;
+    auto found = std::find_if(corrections.begin(), corrections.end(), [&](const auto &c) { return c.first == term.expanded_from; });
+    if (found == corrections.end()) {
+      corrections.emplace_back(term.expanded_from, std::vector<std::string>{});
+      found = corrections.end() - 1;
+    }
+    found->second.push_back(term.term);
+  }
+  if (corrections.empty()) return std::nullopt;
+  // The catalog's words in the shown texts, analyzed once.
+  std::vector<std::pair<std::string, std::vector<std::string>>> catalog_words;  // (surface, terms)
+  for (const std::string &text : texts) {
+    for (const text::InvertedIndex::Word &word : index.analyze_words(text, locale)) {
+      catalog_words.emplace_back(text.substr(word.begin, word.end - word.begin), word.terms);
+    }
+  }
+  std::string out;
+  std::size_t at = 0;
+  bool changed = false;
+  for (const text::InvertedIndex::Word &word : index.analyze_words(query, locale)) {
+    const auto correction = std::find_if(corrections.begin(), corrections.end(), [&](const auto &c) {
+      return std::find(word.terms.begin(), word.terms.end(), c.first) != word.terms.end();
+    });
+    if (correction == corrections.end()) continue;
+    const auto replacement = std::find_if(catalog_words.begin(), catalog_words.end(), [&](const auto &candidate) {
+      return std::any_of(candidate.second.begin(), candidate.second.end(), [&](const std::string &term) {
+        return std::find(correction->second.begin(), correction->second.end(), term) != correction->second.end();
+      });
+    });
+    if (replacement == catalog_words.end()) return std::nullopt;
+    std::string surface = replacement->first;
+    for (char &c : surface) {
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
+    out.append(query.substr(at, word.begin - at));
+    out += surface;
+    at = word.end;
+    changed = true;
+  }
+  if (!changed) return std::nullopt;
+  out.append(query.substr(at));
+  return out;
+}
+
 std::string highlight_html(std::string_view text, std::span<const std::pair<std::size_t, std::size_t>> marked,
                            std::size_t max_bytes) {
   std::size_t begin = 0, end = text.size();
@@ -228,6 +277,18 @@ Result<nlohmann::json> search_result_json(const SearchPipeline &pipeline, std::s
     hits.push_back(entry);
   }
   out["results"] = hits;
+  {
+    std::vector<std::string> texts;
+    for (const rank::PipelineHit &hit : result.hits) {
+      AISLE_ASSIGN_OR_RETURN(auto product, pipeline.store().get_product(hit.product));
+      if (!product || hit.other_locale) continue;
+      texts.push_back(product->record.title);
+      texts.push_back(product->record.description);
+    }
+    if (auto corrected = corrected_query(*pipeline.catalog().index, query, options.locale, result.lexical.terms, texts)) {
+      out["did_you_mean"] = *corrected;
+    }
+  }
   out["total"] = result.total;
   out["sort"] = std::string(sort_name(options.sort));
   if (!result.notice.empty()) out["notice"] = result.notice;

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "aisle/core/locale.h"
 #include "aisle/io/byte_source.h"
@@ -194,9 +195,12 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& options, const
       return result.is_ok() && !result->hits.empty() && !result->terms.empty() &&
              std::all_of(result->terms.begin(), result->terms.end(), [](const text::QueryTerm& term) { return term.df > 0; });
     };
+    const auto started = std::chrono::steady_clock::now();
     AISLE_ASSIGN_OR_RETURN(engine->suggester_,
                            retrieve::Suggester::build(
                                *engine->store_, [index](std::string_view text) { return index->normalize(text); }, keep));
+    context.logger().info("suggestions: {} entries, built in {:.1f} s", engine->suggester_->size(),
+                          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   }
   engine->layers_ = rank::layers_json(*first);
   engine->layers_["policy"] = {

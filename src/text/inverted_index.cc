@@ -900,20 +900,27 @@ std::vector<std::string> InvertedIndex::numeric_attributes() const {
   return impl_->docs.numeric_attributes();
 }
 
+std::vector<InvertedIndex::Word> InvertedIndex::analyze_words(std::string_view text, std::string_view locale) const {
+  std::vector<Word> words;
+  if (text.empty()) return words;
+  auto analyzer = impl_->analyzers.lease(locale);
+  if (!analyzer.is_ok()) return words;
+  for (const auto& [begin, end] : (*analyzer)->word_spans(text)) {
+    Word word{begin, end, (*analyzer)->terms(text.substr(begin, end - begin))};
+    if (!word.terms.empty()) words.push_back(std::move(word));
+  }
+  return words;
+}
+
 std::vector<std::pair<std::size_t, std::size_t>> InvertedIndex::highlight(std::string_view text, std::string_view locale,
                                                                           std::span<const QueryTerm> terms) const {
   std::vector<std::pair<std::size_t, std::size_t>> marked;
-  if (text.empty() || terms.empty()) return marked;
-  auto analyzer = impl_->analyzers.lease(locale);
-  if (!analyzer.is_ok()) return marked;
-  std::vector<Token> tokens;
-  for (const auto& [begin, end] : (*analyzer)->word_spans(text)) {
-    tokens.clear();
-    (*analyzer)->analyze(text.substr(begin, end - begin), &tokens);
-    const bool hit = std::any_of(tokens.begin(), tokens.end(), [&](const Token& token) {
-      return std::any_of(terms.begin(), terms.end(), [&](const QueryTerm& term) { return term.term == token.term; });
+  if (terms.empty()) return marked;
+  for (const Word& word : analyze_words(text, locale)) {
+    const bool hit = std::any_of(word.terms.begin(), word.terms.end(), [&](const std::string& term) {
+      return std::any_of(terms.begin(), terms.end(), [&](const QueryTerm& query_term) { return query_term.term == term; });
     });
-    if (hit) marked.emplace_back(begin, end);
+    if (hit) marked.emplace_back(word.begin, word.end);
   }
   return marked;
 }

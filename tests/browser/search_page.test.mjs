@@ -222,6 +222,19 @@ test("the query's words are marked in titles and snippets, and markup in a title
   assert.deepEqual(errors, []);
 });
 
+test("a misspelled query offers its correction, and the correction searches", async () => {
+  const page = await browser.newPage();
+  await page.goto(base + "/?query=runing+shoos&locale=en");
+  await page.waitForSelector("#results li.result");
+  assert.equal(await page.locator("#did-you-mean").isVisible(), true);
+  assert.equal(await page.locator("#did-you-mean-link").innerText(), "running shoes");
+  await page.click("#did-you-mean-link");
+  await page.waitForFunction(() => location.search.includes("query=running+shoes"));
+  await page.waitForFunction(() => document.querySelector("#summary").textContent.includes("“running shoes”"));
+  assert.equal(await page.locator("#did-you-mean").isVisible(), false);
+  await page.close();
+});
+
 test("typing offers shoppers' queries and product titles of the locale", async () => {
   const page = await browser.newPage();
   await page.goto(base + "/");

@@ -483,6 +483,13 @@ TEST_F(HttpTest, HitsMarkTheQueryWordsInEscapedHtml) {
   EXPECT_EQ(hit["title"], product["title"]);  // the plain field is unchanged
   r = c.Get("/search?query=glowing%20lamp&k=1&highlight=false");
   EXPECT_FALSE(json(r)["results"][0].contains("highlight"));
+  EXPECT_FALSE(json(r).contains("did_you_mean"));
+  // A misspelled word: the correction as the catalog writes it, the rest as typed.
+  r = c.Get("/search?query=the%20gardn%20hoze&k=3");
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(json(r)["did_you_mean"], "the garden hose") << r->body;
+  EXPECT_TRUE(json(r)["results"][0]["highlight"]["title"].get<std::string>().starts_with("<mark>Garden</mark> <mark>Hose</mark>"))
+      << r->body;
 }
 
 // Autocomplete: engaged queries whose words the catalog has (a typo is never offered) and
@@ -901,7 +908,7 @@ TEST_F(HttpTest, MethodsRangesAndRequestIdsFollowHttp) {
   auto options = c.Options("/products/P1");
   ASSERT_TRUE(options);
   EXPECT_EQ(options->status, 204);
-  EXPECT_EQ(options->get_header_value("Allow"), "GET, HEAD, OPTIONS");
+  EXPECT_EQ(options->get_header_value("Allow"), "GET, DELETE, HEAD, OPTIONS");
   auto head = c.Head("/health");
   ASSERT_TRUE(head);
   EXPECT_EQ(head->status, 200);

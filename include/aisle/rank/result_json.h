@@ -2,6 +2,7 @@
 // and the filter syntax shared by the CLI and the API.
 #pragma once
 
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -19,6 +20,15 @@ namespace aisle::rank {
 // key a numeric attribute: size=8..10, size=9 (exactly). kBadInput naming --filter and the
 // text otherwise. Whether the catalog has the attribute is the pipeline's check.
 Status parse_filter(const std::string& text, text::Filter* filter);
+
+// "Did you mean": when typo tolerance corrected a word of `query` (a QueryTerm with
+// expanded_from; only words the catalog does not contain are corrected), the query with each
+// corrected word replaced by the catalog word its correction matched, as written in `texts`
+// (the shown results' titles and descriptions, best first), ASCII letters lower-cased; the
+// rest of the query as typed. nullopt when nothing was corrected or a correction matched no
+// word of `texts`.
+std::optional<std::string> corrected_query(const text::InvertedIndex& index, std::string_view query, std::string_view locale,
+                                           std::span<const text::QueryTerm> terms, std::span<const std::string> texts);
 
 // `text` as HTML, every character that means something in HTML escaped, with the `marked`
 // byte ranges (ascending, not overlapping) inside <mark>...</mark>. With max_bytes > 0 and a

@@ -250,6 +250,14 @@ class InvertedIndex {
   // Whether some document holds a number for attribute `name` (normalized as the index does).
   bool has_numeric_attribute(const std::string& name) const;
 
+  // The words of `text` as byte ranges with the terms each gives (segmented and analyzed as
+  // `locale`'s analyzer does, one word at a time; Analyzer::word_spans). Empty for an unknown
+  // locale. Thread-safe.
+  struct Word {
+    std::size_t begin = 0, end = 0;
+    std::vector<std::string> terms;
+  };
+  std::vector<Word> analyze_words(std::string_view text, std::string_view locale) const;
   // The words of `text` (segmented and analyzed as `locale`'s analyzer does, one word at a
   // time) whose terms include one of `terms` (a SearchResult's: typo corrections included),
   // as byte ranges of `text`, in order. Empty for an unknown locale. Thread-safe.
