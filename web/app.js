@@ -118,7 +118,9 @@ function render(body, more) {
       el("button", { type: "button", class: "show-related", onclick: () => related(hit) }, "Related"));
     const snippet = el("p", { class: "snippet" });
     if (hit.highlight && hit.highlight.description) snippet.innerHTML = hit.highlight.description;
-    return el("li", { class: "result", "data-product-id": hit.product_id }, line, meta, snippet, el("div", {}, ...chips), actions);
+    const body = el("div", { class: "result-body" }, line, meta, snippet, el("div", {}, ...chips), actions);
+    const parts = hit.image ? [el("img", { class: "thumb", src: hit.image, alt: "", loading: "lazy" }), body] : [body];
+    return el("li", { class: "result" + (hit.image ? " with-image" : ""), "data-product-id": hit.product_id }, ...parts);
   });
   if (more) $("results").append(...items);
   else $("results").replaceChildren(...items);
@@ -171,7 +173,9 @@ async function related(hit) {
                              search();
                            } }, r.title || r.product_id);
     const meta = [r.brand, r.price !== undefined ? price(r.price, state.locale) : null].filter(Boolean).join(" · ");
-    return el("li", { class: "related-item" }, open, meta ? el("div", { class: "meta" }, meta) : "");
+    const item = el("li", { class: "related-item" }, open, meta ? el("div", { class: "meta" }, meta) : "");
+    if (r.image) item.prepend(el("img", { class: "thumb", src: r.image, alt: "", loading: "lazy" }));
+    return item;
   }));
 }
 

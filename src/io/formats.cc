@@ -31,9 +31,9 @@ constexpr std::array<FormatInfo, 10> kFormats = {{
     {Format::kEventsJsonl, "events-jsonl", RecordKind::kEvents},
 }};
 
-constexpr std::array<std::string_view, 11> kProductRoles = {
+constexpr std::array<std::string_view, 12> kProductRoles = {
     "id", "title", "description", "bullets", "brand", "color",
-    "category", "price", "popularity", "group", "locale"};
+    "category", "price", "popularity", "group", "locale", "image"};
 constexpr std::array<std::string_view, 6> kJudgmentRoles = {"query", "query_id", "product_id",
                                                             "grade", "label", "split"};
 

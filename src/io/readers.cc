@@ -17,6 +17,24 @@ namespace {
 // A product id is what URLs (/products/ID) and results name: at most kMaxProductIdBytes, no
 // control characters, no '/'.
 constexpr std::size_t kMaxProductIdBytes = 256;
+// An image is an absolute http(s) URL of at most 2,048 bytes without spaces, control
+// characters, quotes or angle brackets (it ends up in an HTML attribute).
+Status check_image_url(std::string_view url, Where where) {
+  if (url.empty()) return Status::ok();
+  const bool scheme = url.starts_with("https://") || url.starts_with("http://");
+  const bool clean = std::none_of(url.begin(), url.end(), [](char c) {
+    const auto byte = static_cast<unsigned char>(c);
+    return byte <= 0x20 || byte == 0x7f || c == '"' || c == '\'' || c == '<' || c == '>' || c == '\\' || c == '`';
+  });
+  if (!scheme || !clean || url.size() > 2048 || url.size() <= (url.starts_with("https://") ? 8u : 7u)) {
+    return Status::bad_input(
+        errors::expected_found("an http(s) URL (at most 2,048 bytes; no spaces, quotes or angle brackets)",
+                               std::string(url.substr(0, 80))),
+        where);
+  }
+  return Status::ok();
+}
+
 Status check_product_id(std::string_view id, Where where) {
   if (id.size() > kMaxProductIdBytes) {
     return Status::bad_input(fmt::format("a product id is at most {} bytes (this one has {})", kMaxProductIdBytes, id.size()),
@@ -123,6 +141,8 @@ class CatalogJsonlReader final : public JsonlReader<ProductRecord> {
     AISLE_ASSIGN_OR_RETURN(out->popularity, fields.number("popularity"));
     AISLE_RETURN_IF_ERROR(check_non_negative(out->popularity, fields.at("popularity")));
     AISLE_ASSIGN_OR_RETURN(out->group, fields.string("group"));
+    AISLE_ASSIGN_OR_RETURN(out->image, fields.string("image"));
+    AISLE_RETURN_IF_ERROR(check_image_url(out->image, fields.at("image")));
     return Status::ok();
   }
 };
@@ -336,6 +356,8 @@ class MappedCsvReader : public RecordReader<Record> {
     product->color = get("color");
     product->category = split_trimmed(get("category"), '>');
     product->group = get("group");
+    product->image = get("image");
+    AISLE_RETURN_IF_ERROR(check_image_url(product->image, at("image")));
     AISLE_ASSIGN_OR_RETURN(product->locale, locale_of(get("locale"), options_.default_locale, at("locale")));
     AISLE_ASSIGN_OR_RETURN(product->price, csv_number(get("price"), at("price")));
     AISLE_RETURN_IF_ERROR(check_non_negative(product->price, at("price")));

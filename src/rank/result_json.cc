@@ -234,6 +234,7 @@ Result<nlohmann::json> search_result_json(const SearchPipeline &pipeline, std::s
       entry["title"] = product->record.title;
       entry["brand"] = product->record.brand;
       if (product->record.price) entry["price"] = *product->record.price;
+      if (!product->record.image.empty()) entry["image"] = product->record.image;
       if (options.highlight && !result.lexical.terms.empty()) {
         const text::InvertedIndex &index = *pipeline.catalog().index;
         const io::ProductRecord &record = product->record;

@@ -414,6 +414,7 @@ Reply Engine::related(const std::string& product_id, const std::string& locale, 
       entry["title"] = related.listing->record.title;
       entry["brand"] = related.listing->record.brand;
       if (related.listing->record.price) entry["price"] = *related.listing->record.price;
+      if (!related.listing->record.image.empty()) entry["image"] = related.listing->record.image;
     }
     list.push_back(std::move(entry));
   }
@@ -463,6 +464,7 @@ Reply Engine::product(const std::string& product_id, const std::string& locale) 
   if (r.price) out["price"] = *r.price;
   if (r.popularity) out["popularity"] = *r.popularity;
   if (!r.group.empty()) out["group"] = r.group;
+  if (!r.image.empty()) out["image"] = r.image;
   return Reply{200, std::move(out)};
 }
 

@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS products(
   group_key TEXT,
   source_file TEXT,
   source_line INTEGER,
+  image TEXT NOT NULL DEFAULT '',
   UNIQUE(locale, external_id));
 CREATE INDEX IF NOT EXISTS products_by_group ON products(group_key) WHERE group_key IS NOT NULL;
 -- Deleted listings: their ids are never given to another listing (ids key the index's
@@ -88,9 +89,13 @@ CREATE TABLE IF NOT EXISTS ingest_runs(
   message TEXT NOT NULL DEFAULT '');
 )sql";
 
-constexpr const char* kProductColumns =
-    "SELECT product_id, locale, external_id, title, description, bullets, brand, color, category, "
-    "attributes, price, popularity, group_key, source_file, source_line FROM products ";
+// The columns read_product() reads; a store written before the image column (opened read-only,
+// so not migrated) reads an empty image.
+std::string product_columns(bool has_image) {
+  return std::string("SELECT product_id, locale, external_id, title, description, bullets, brand, color, category, "
+                     "attributes, price, popularity, group_key, source_file, source_line, ") +
+         (has_image ? "image" : "''") + " FROM products ";
+}
 
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -111,9 +116,9 @@ class Store::Impl {
   // The point lookups of every search (get_product, find_product), prepared once: preparing
   // per call was half the cost of a lookup.
   Status prepare_reads() {
-    AISLE_ASSIGN_OR_RETURN(Statement by_id, db_.prepare(std::string(kProductColumns) + "WHERE product_id = ?1"));
+    AISLE_ASSIGN_OR_RETURN(Statement by_id, db_.prepare(product_columns_ + "WHERE product_id = ?1"));
     AISLE_ASSIGN_OR_RETURN(Statement by_key,
-                           db_.prepare(std::string(kProductColumns) + "WHERE locale = ?1 AND external_id = ?2"));
+                           db_.prepare(product_columns_ + "WHERE locale = ?1 AND external_id = ?2"));
     AISLE_ASSIGN_OR_RETURN(Statement group_locale,
                            db_.prepare("SELECT 1 FROM products WHERE group_key = ?1 AND locale = ?2 LIMIT 1"));
     get_product_.emplace(std::move(by_id));
@@ -126,16 +131,17 @@ class Store::Impl {
     AISLE_ASSIGN_OR_RETURN(Statement product, db_.prepare(R"sql(
       INSERT INTO products(product_id, locale, external_id, title, description, bullets, brand, color,
                            category, attributes, price, popularity, group_key, source_file,
-                           source_line)
+                           source_line, image)
       VALUES (1 + max(COALESCE((SELECT max(product_id) FROM products), 0),
                       COALESCE((SELECT max(product_id) FROM deleted_products), 0)),
-              ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+              ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
       ON CONFLICT(locale, external_id) DO UPDATE SET
         title = excluded.title, description = excluded.description, bullets = excluded.bullets,
         brand = excluded.brand, color = excluded.color, category = excluded.category,
         attributes = excluded.attributes, price = excluded.price,
         popularity = excluded.popularity, group_key = excluded.group_key,
-        source_file = excluded.source_file, source_line = excluded.source_line)sql"));
+        source_file = excluded.source_file, source_line = excluded.source_line,
+        image = excluded.image)sql"));
     AISLE_ASSIGN_OR_RETURN(Statement query, db_.prepare(R"sql(
       INSERT INTO queries(locale, text, external_id) VALUES (?1, ?2, ?3)
       ON CONFLICT(locale, text) DO UPDATE SET external_id = COALESCE(excluded.external_id, external_id)
@@ -171,7 +177,7 @@ class Store::Impl {
         "{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}", record.title, record.description,
         bullets.dump(), record.brand, record.color, join_category(record.category), attributes.dump(),
         record.price ? fmt::format("{}", *record.price) : "-",
-        record.popularity ? fmt::format("{}", *record.popularity) : "-", record.group));
+        record.popularity ? fmt::format("{}", *record.popularity) : "-", record.group + '\x1f' + record.image));
     auto [cached, inserted] = product_cache_.try_emplace(key, content);
     if (!inserted && cached->second == content) return Status::ok();
     cached->second = content;
@@ -190,6 +196,7 @@ class Store::Impl {
     s.bind_text_or_null(12, record.group);
     s.bind(13, record.where.file);
     s.bind(14, static_cast<std::int64_t>(record.where.line));
+    s.bind(15, record.image);
     return s.run();
   }
 
@@ -303,6 +310,7 @@ class Store::Impl {
   // written for each product.
   std::unordered_map<std::string, std::int64_t> query_cache_;
   std::unordered_map<std::string, std::size_t> product_cache_;
+  std::string product_columns_ = product_columns(true);
 };
 
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -350,8 +358,19 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& data_dir
   } else if (options.read_only) {
     return Status::not_found("the store is empty (run aisle ingest first)", {path});
   }
+  // The image column came after schema version 1's first stores: added when missing (a
+  // read-only open reads an empty image instead).
+  AISLE_ASSIGN_OR_RETURN(const std::int64_t products_table, impl->count(
+      "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'products'"));
+  AISLE_ASSIGN_OR_RETURN(const std::int64_t image_column, impl->count(
+      "SELECT count(*) FROM pragma_table_info('products') WHERE name = 'image'"));
+  impl->product_columns_ = product_columns(image_column > 0 || (products_table == 0 && !options.read_only));
   if (!options.read_only) {
     AISLE_ASSIGN_OR_RETURN(Transaction transaction, Transaction::begin(database));
+    if (products_table > 0 && image_column == 0) {
+      AISLE_RETURN_IF_ERROR(database.exec("ALTER TABLE products ADD COLUMN image TEXT NOT NULL DEFAULT ''"));
+    }
+    impl->product_columns_ = product_columns(true);
     AISLE_RETURN_IF_ERROR(database.exec(kSchema));
     AISLE_RETURN_IF_ERROR(database.exec(fmt::format(
         "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '{}')", kSchemaVersion)));
@@ -447,7 +466,7 @@ Result<StoreStats> Store::stats() {
 
 namespace {
 
-// Reads a row selected with kProductColumns.
+// Reads a row selected with product_columns().
 Result<Product> read_product(const Statement& s, const std::string& db_path) {
   Product product;
   product.id = ProductId(static_cast<std::uint32_t>(s.column_int(0)));
@@ -479,6 +498,7 @@ Result<Product> read_product(const Statement& s, const std::string& db_path) {
   if (!s.column_is_null(11)) record.popularity = s.column_double(11);
   record.group = s.column_text(12);
   record.where = Where{s.column_text(13), static_cast<std::uint64_t>(s.column_int(14))};
+  record.image = s.column_text(15);
   return product;
 }
 
@@ -575,7 +595,7 @@ Store::ReadScope::~ReadScope() {
 }
 
 Status Store::for_each_product(const std::function<Status(Product&&)>& visit) {
-  AISLE_ASSIGN_OR_RETURN(Statement s, impl_->db_.prepare(std::string(kProductColumns) + "ORDER BY product_id"));
+  AISLE_ASSIGN_OR_RETURN(Statement s, impl_->db_.prepare(impl_->product_columns_ + "ORDER BY product_id"));
   while (true) {
     AISLE_ASSIGN_OR_RETURN(bool row, s.step());
     if (!row) return Status::ok();

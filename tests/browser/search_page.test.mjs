@@ -197,7 +197,8 @@ test("the address holds the search, Back restores it, more results page on, and 
 
 test("the query's words are marked in titles and snippets, and markup in a title stays text", async () => {
   const hostile = { id: "XSS1", locale: "en", title: 'Glow <img src=x onerror="window.pwned=1"> Lamp',
-                    description: "A desk lamp that glows <script>window.pwned=2</script> softly" };
+                    description: "A desk lamp that glows <script>window.pwned=2</script> softly",
+                    image: "http://127.0.0.1:9/xss1.jpg" };
   const upsert = await fetch(base + "/products", { method: "POST", headers: { "Content-Type": "application/json", "X-API-Key": key },
                                                  body: JSON.stringify([hostile]) });
   assert.equal(upsert.status, 200, await upsert.text());
@@ -209,7 +210,9 @@ test("the query's words are marked in titles and snippets, and markup in a title
   const result = page.locator('#results li.result[data-product-id="XSS1"]');
   assert.equal(await result.locator(".title").innerText(), hostile.title);
   assert.deepEqual(await result.locator(".title mark").allInnerTexts(), ["Glow", "Lamp"]);
-  assert.equal(await result.locator("img").count(), 0);
+  // The one image is the listing's picture (its own element, not markup from the title).
+  assert.equal(await result.locator("img").count(), 1);
+  assert.equal(await result.locator("img.thumb").getAttribute("src"), hostile.image);
   assert.equal(await page.locator("#results script").count(), 0);
   assert.match(await result.locator(".snippet").innerText(), /<script>window.pwned=2<\/script>/);
   assert.deepEqual(await result.locator(".snippet mark").allInnerTexts(), ["lamp", "glows"]);

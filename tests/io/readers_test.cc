@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "test_util.h"
 
 namespace aisle::io {
@@ -77,8 +79,19 @@ TEST(CatalogJsonlTest, ReadsEveryField) {
 TEST(CatalogJsonlTest, EachBadRowGetsItsPreciseError) {
   EXPECT_EQ(catalog_error(R"({"id": "1", "title": "t", "titel": "typo"})").to_string(),
             "c.jsonl:1:titel: unknown key (known: attributes, brand, bullets, category, color, "
-            "description, group, id, locale, popularity, price, title; --allow-unknown-fields "
+            "description, group, id, image, locale, popularity, price, title; --allow-unknown-fields "
             "ignores it)");
+  // An image is an http(s) URL that is safe inside an HTML attribute.
+  EXPECT_TRUE(catalog_error(R"({"id": "1", "title": "t", "image": "https://img.example/1.jpg"})").is_ok());
+  for (const char* bad : {"javascript:alert(1)", "/relative.png", "https://", "https://a b", "https://x/\"onerror=1",
+                          "https://x/<svg>", "ftp://x/y"}) {
+    const nlohmann::json row = {{"id", "1"}, {"title", "t"}, {"image", bad}};
+    EXPECT_EQ(catalog_error(row.dump()).where().to_string(), "c.jsonl:1:image") << bad;
+  }
+  EXPECT_EQ(catalog_error("{\"id\": \"1\", \"title\": \"t\", \"image\": \"https://x/" + std::string(2050, 'a') + "\"}")
+                .where()
+                .field,
+            "image");
   ReaderOptions lenient;
   lenient.allow_unknown_fields = true;
   EXPECT_TRUE(catalog_error(R"({"id": "1", "title": "t", "titel": "typo"})", lenient).is_ok());

@@ -471,7 +471,7 @@ TEST_F(HttpTest, HitsMarkTheQueryWordsInEscapedHtml) {
   start();
   auto c = client();
   nlohmann::json product = {{"id", "X1"}, {"locale", "en"}, {"title", "Glow <img src=x onerror=alert(1)> Lamps"},
-                            {"description", "A lamp that glows & dims"}};
+                            {"description", "A lamp that glows & dims"}, {"image", "https://img.example/x1.jpg"}};
   auto r = c.Post("/products", httplib::Headers{{"X-API-Key", kKey}}, nlohmann::json::array({product}).dump(), "application/json");
   ASSERT_EQ(r->status, 200) << r->body;
   r = c.Get("/search?query=glowing%20lamp&k=1");
@@ -481,6 +481,12 @@ TEST_F(HttpTest, HitsMarkTheQueryWordsInEscapedHtml) {
   EXPECT_EQ(hit["highlight"]["title"], "<mark>Glow</mark> &lt;img src=x onerror=alert(1)&gt; <mark>Lamps</mark>");
   EXPECT_EQ(hit["highlight"]["description"], "A <mark>lamp</mark> that <mark>glows</mark> &amp; dims");
   EXPECT_EQ(hit["title"], product["title"]);  // the plain field is unchanged
+  EXPECT_EQ(hit["image"], "https://img.example/x1.jpg");
+  EXPECT_EQ(json(c.Get("/products/X1"))["image"], "https://img.example/x1.jpg");
+  r = c.Post("/products", httplib::Headers{{"X-API-Key", kKey}}, R"json([{"id": "X2", "title": "t", "image": "javascript:alert(1)"}])json",
+             "application/json");
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(json(r)["error"]["field"], "body:1:image") << r->body;
   r = c.Get("/search?query=glowing%20lamp&k=1&highlight=false");
   EXPECT_FALSE(json(r)["results"][0].contains("highlight"));
   EXPECT_FALSE(json(r).contains("did_you_mean"));

@@ -30,6 +30,7 @@ struct ProductRecord {
   std::optional<double> price;       // >= 0, finite, in the listing's currency
   std::optional<double> popularity;  // >= 0, finite; larger is more popular
   std::string group;
+  std::string image;  // an http(s) URL of the product's picture, or empty
   Where where;
 };
 
