@@ -27,11 +27,15 @@ bool ascii_iequals(std::string_view a, std::string_view b) {
 }  // namespace
 
 bool passes(const text::Filter& filter, const io::ProductRecord& record) {
+  // Brands and colors compare without case, as the index's filters do ("brand=stridex").
   auto one_of = [](const std::vector<std::string>& allowed, const std::string& value) {
-    return allowed.empty() || std::find(allowed.begin(), allowed.end(), value) != allowed.end();
+    return allowed.empty() ||
+           std::any_of(allowed.begin(), allowed.end(), [&](const std::string& a) { return ascii_iequals(a, value); });
   };
   if (!one_of(filter.brands, record.brand) || !one_of(filter.colors, record.color)) return false;
-  if (!one_of(filter.locales, record.locale)) return false;
+  if (!filter.locales.empty() && std::find(filter.locales.begin(), filter.locales.end(), record.locale) == filter.locales.end()) {
+    return false;
+  }
   if (filter.min_price && (!record.price || *record.price < *filter.min_price)) return false;
   if (filter.max_price && (!record.price || *record.price > *filter.max_price)) return false;
   if (!filter.categories.empty()) {

@@ -437,6 +437,13 @@ TEST_F(HttpTest, SortsRangeFiltersAndFacetsDescribeTheResultSet) {
   ASSERT_TRUE(body["facets"].contains("brand")) << body.dump();
   ASSERT_EQ(body["facets"]["brand"].size(), 3u);
   for (const auto& value : body["facets"]["brand"]) EXPECT_EQ(value["count"], 8) << body.dump();
+  // Every strategy filters brands without case: popularity's candidates are checked on the
+  // stored listing, lexical ones in the index.
+  for (const char* strategy : {"popularity", "lexical"}) {
+    body = get(std::string("/search?query=model&k=30&filters=brand=stridex&strategy=") + strategy);
+    EXPECT_EQ(body["results"].size(), 8u) << strategy << ": " << body.dump();
+    for (const auto& hit : body["results"]) EXPECT_EQ(hit["brand"], "Stridex");
+  }
   body = get("/search?query=model&k=2&filters=brand=Stridex");  // '=' inside a value needs no escaping
   EXPECT_EQ(body["total"], 8);
   ASSERT_EQ(body["facets"]["brand"].size(), 1u);
