@@ -201,9 +201,14 @@ Result<nlohmann::json> search_result_json(const SearchPipeline &pipeline, std::s
   out["candidates"] = result.candidates;
   out["relaxed"] = result.relaxed;
   nlohmann::json hits = nlohmann::json::array();
+  std::vector<std::string> texts;  // the shown listings' titles and descriptions, for "did you mean"
   for (std::size_t rank = 0; rank < result.hits.size(); ++rank) {
     const rank::PipelineHit &hit = result.hits[rank];
     AISLE_ASSIGN_OR_RETURN(auto product, pipeline.store().get_product(hit.product));
+    if (product && !hit.other_locale) {
+      texts.push_back(product->record.title);
+      texts.push_back(product->record.description);
+    }
     const rank::Provenance &p = hit.provenance;
     nlohmann::json entry = {
         {"rank", rank + 1}, {"score", hit.score}, {"found_by", retrieve::strategy_names(p.found_by)}};
@@ -278,17 +283,8 @@ Result<nlohmann::json> search_result_json(const SearchPipeline &pipeline, std::s
     hits.push_back(entry);
   }
   out["results"] = hits;
-  {
-    std::vector<std::string> texts;
-    for (const rank::PipelineHit &hit : result.hits) {
-      AISLE_ASSIGN_OR_RETURN(auto product, pipeline.store().get_product(hit.product));
-      if (!product || hit.other_locale) continue;
-      texts.push_back(product->record.title);
-      texts.push_back(product->record.description);
-    }
-    if (auto corrected = corrected_query(*pipeline.catalog().index, query, options.locale, result.lexical.terms, texts)) {
-      out["did_you_mean"] = *corrected;
-    }
+  if (auto corrected = corrected_query(*pipeline.catalog().index, query, options.locale, result.lexical.terms, texts)) {
+    out["did_you_mean"] = *corrected;
   }
   out["total"] = result.total;
   out["sort"] = std::string(sort_name(options.sort));

@@ -69,6 +69,15 @@ void Suggester::add_product(const io::ProductRecord& record, std::vector<Key>* k
   if (entries_.size() > before) product_entry_[product_key] = id;
 }
 
+void Suggester::add_query(const Suggestion& query) {
+  Entry entry;
+  entry.suggestion = query;
+  entry.normalized = normalize_(query.text);
+  entry.locale = locale_id(query.locale);
+  entry.is_query = true;
+  add_entry(std::move(entry), &keys_);
+}
+
 Result<std::unique_ptr<Suggester>> Suggester::build(store::Store& store, Normalize normalize, const KeepQuery& keep) {
   std::unique_ptr<Suggester> out(new Suggester(std::move(normalize)));
   AISLE_RETURN_IF_ERROR(store.for_each_product([&](store::Product&& product) {
@@ -88,14 +97,11 @@ Result<std::unique_ptr<Suggester>> Suggester::build(store::Store& store, Normali
   for (const auto& [key, counts] : queries) {
     if (counts.engaged == 0) continue;  // shown, never chosen: no suggestion
     if (!keep(key.second, key.first)) continue;
-    Entry entry;
-    entry.suggestion.text = key.second;
-    entry.suggestion.locale = key.first;
-    entry.suggestion.weight = query_weight(counts.engaged, counts.impressions);
-    entry.normalized = out->normalize_(key.second);
-    entry.locale = out->locale_id(key.first);
-    entry.is_query = true;
-    out->add_entry(std::move(entry), &out->keys_);
+    Suggestion query;
+    query.text = key.second;
+    query.locale = key.first;
+    query.weight = query_weight(counts.engaged, counts.impressions);
+    out->add_query(query);
   }
   out->finish();
   return out;
@@ -105,14 +111,7 @@ std::unique_ptr<Suggester> Suggester::from(std::span<const store::Product> produ
                                            Normalize normalize) {
   std::unique_ptr<Suggester> out(new Suggester(std::move(normalize)));
   for (const store::Product& product : products) out->add_product(product.record, &out->keys_);
-  for (const Suggestion& query : queries) {
-    Entry entry;
-    entry.suggestion = query;
-    entry.normalized = out->normalize_(query.text);
-    entry.locale = out->locale_id(query.locale);
-    entry.is_query = true;
-    out->add_entry(std::move(entry), &out->keys_);
-  }
+  for (const Suggestion& query : queries) out->add_query(query);
   out->finish();
   return out;
 }

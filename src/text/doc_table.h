@@ -108,6 +108,7 @@ class DocTable {
 
   // The numeric attributes' names (normalized keys), sorted.
   std::vector<std::string> numeric_attributes() const;
+  bool has_numeric_attribute(const std::string& key) const { return attribute_names_.find(key).has_value(); }
 
   std::vector<std::uint8_t> serialize() const;
   // serialize().size(), computed without building the buffer.

@@ -930,8 +930,7 @@ std::string InvertedIndex::normalize(std::string_view text) const { return impl_
 bool InvertedIndex::has_numeric_attribute(const std::string& name) const {
   const std::string key = impl_->normalize(name);
   std::shared_lock lock(impl_->mutex);
-  const std::vector<std::string> names = impl_->docs.numeric_attributes();
-  return std::binary_search(names.begin(), names.end(), key);
+  return impl_->docs.has_numeric_attribute(key);
 }
 
 std::vector<TermExplanation> InvertedIndex::explain(const Document& document, std::span<const QueryTerm> terms) const {

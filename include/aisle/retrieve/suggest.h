@@ -95,6 +95,7 @@ class Suggester {
   std::uint16_t locale_id(const std::string& locale);
   void add_entry(Entry entry, std::vector<Key>* keys);
   void add_product(const io::ProductRecord& record, std::vector<Key>* keys);
+  void add_query(const Suggestion& query);  // before finish()
   std::string_view key_text(const Key& key) const;
   // The order of suggestions for `prefix`: starting with it first, then weight, the shorter
   // text, the text.
