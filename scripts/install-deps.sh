@@ -13,6 +13,8 @@ packages=(
   clang libclang-rt-14-dev
   # core, io, store, CLI
   libsqlite3-dev sqlite3 nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
+  # the data directory's settings file (aisle.toml): toml++ (header-only)
+  libtomlplusplus-dev
   # text: Unicode (ICU), Snowball stemmers, MeCab + IPA dictionary (Japanese), postings compression
   libicu-dev libstemmer-dev libmecab-dev mecab-ipadic-utf8 libstreamvbyte-dev
   # models and vectors: libtorch (+ gloo, which its CMake config needs), OpenMP OpenBLAS (the
@@ -23,6 +25,8 @@ packages=(
   # server: HTTP on Boost.Beast/Asio (header-only); cpp-httplib as the independent client of
   # the tests and `aisle bench serve`; the page's end-to-end test drives Debian's Chromium
   libboost1.81-dev libcpp-httplib-dev chromium
+  # a CJK font, so that the browser test sees Japanese rendered (not as empty boxes)
+  fonts-noto-cjk
   # peers measured side by side in evaluations and benchmarks
   libxapian-dev
   # tests and benchmarks

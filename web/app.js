@@ -3,17 +3,16 @@
 
 const $ = (id) => document.getElementById(id);
 const state = { query: "", locale: "en", sort: "relevance", filters: [], searchId: null, results: [], nextOffset: null };
-// Names of the locales the catalog may have (the menu lists the catalog's own, from /health),
-// and the currency prices are shown in per locale.
+// Names of the locales the catalog may have (the menu lists the catalog's own, from /health).
 const kLocaleNames = { en: "English", es: "Español", ja: "日本語", de: "Deutsch", fr: "Français", it: "Italiano",
                        pt: "Português", nl: "Nederlands", pl: "Polski", ko: "한국어", zh: "中文" };
-const kCurrency = { en: "USD", es: "EUR", de: "EUR", fr: "EUR", it: "EUR", pt: "EUR", nl: "EUR", ja: "JPY", pl: "PLN",
-                    ko: "KRW", zh: "CNY" };
+// The currency of each locale's prices: /health's "currencies" (the data directory's
+// aisle.toml, else the language's usual one); a search reply's "currency" for its locale.
+const currencies = {};
 
 function price(value, locale) {
-  const language = (locale || "en").split("-")[0];
   try {
-    return new Intl.NumberFormat(locale || "en", { style: "currency", currency: kCurrency[language] || "USD" }).format(value);
+    return new Intl.NumberFormat(locale || "en", { style: "currency", currency: currencies[locale] || "USD" }).format(value);
   } catch {
     return Number(value).toFixed(2);
   }
@@ -81,6 +80,7 @@ async function search({ remember = true, more = false } = {}) {
     $("more").hidden = true;
     return;
   }
+  if (body.currency) currencies[state.locale] = body.currency;
   if (!more) state.searchId = body.search_id || null;
   state.results = more ? state.results.concat(body.results) : body.results;
   state.nextOffset = body.next_offset ?? null;
@@ -127,7 +127,9 @@ function render(body, more) {
   if (more) return;  // the facets describe the whole result set, already shown
   const facets = body.facets || {};
   const groups = [];
-  for (const name of ["brand", "color", "category", "price", "locale"]) {
+  // The listing's own facets, then the attributes the data directory declares (aisle.toml).
+  const own = ["brand", "color", "category", "price", "locale"];
+  for (const name of own.concat(Object.keys(facets).filter((key) => !own.includes(key)).sort())) {
     const values = (facets[name] || []).slice(0, 8);
     if (values.length === 0) continue;
     groups.push(el("h3", {}, name));
@@ -240,6 +242,7 @@ window.addEventListener("popstate", () => {
 (async () => {
   try {
     const health = await (await fetch("/health")).json();
+    Object.assign(currencies, health.currencies || {});
     if (Array.isArray(health.locales) && health.locales.length > 0) {
       $("locale").replaceChildren(...health.locales.map((code) => el("option", { value: code }, kLocaleNames[code.split("-")[0]] || code)));
     }

@@ -65,5 +65,6 @@ Command add_classify(CLI::App& app);
 Command add_related(CLI::App& app);
 Command add_serve(CLI::App& app);
 Command add_align(CLI::App& app);
+Command add_config(CLI::App& app);
 
 }  // namespace aisle::cli

@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
       cli::add_related);
   add("align", "Align the entities of two knowledge graphs or catalogs from seed links (candidate pairs with scores)",
       cli::add_align);
+  add("config", "Check the data directory's settings file, aisle.toml (docs/configuration.md)", cli::add_config);
   add("serve", "Serve the HTTP JSON API and the search page (docs/api.md)", cli::add_serve);
   add("eval", "Evaluations on held-out data that write a JSON report (relevance, rank, esci, multilingual, related, align, match, bandit-*)", cli::add_eval);
   add("bench", "Benchmarks that write a JSON report (ingest, lexical, vector, rank, serve)", cli::add_bench);

@@ -33,8 +33,10 @@ Command add_index(CLI::App& app) {
     AISLE_ASSIGN_OR_RETURN(auto store, store::Store::open(args->data_dir));
     retrieve::IndexUpdateOptions options;
     options.rebuild = args->rebuild;
+    options.apply_settings = true;
     retrieve::IndexUpdateReport report;
     AISLE_RETURN_IF_ERROR(retrieve::update_index(*store, context, args->data_dir, options, &report));
+    for (const std::string& change : report.settings_changed) say("settings changed, index rebuilt: {}", change);
     say("index {}: {} documents ({} added, {} updated, {} removed, {} unchanged), {} segment(s), {:.1f} MB, "
         "{} query-understanding phrases, {:.2f} s",
         report.created ? "built" : "updated", report.documents, report.added, report.updated, report.removed,
@@ -144,13 +146,13 @@ Command add_search(CLI::App& app) {
   app.add_option("--strategy", o.strategy,
                  "auto (the default pipeline: lexical, plus vector when the encoder passed its validation gate), hybrid (lexical + "
                  "vector), policy (the bandit's choice, from <data-dir>/index/policy.json or a new policy), or "
-                 "strategies joined by + from lexical, structured, vector, memory, graph, popularity")
-      ->capture_default_str();
+                 "strategies joined by + from lexical, structured, vector, memory, graph, popularity (default: "
+                 "default_strategy of <data-dir>/aisle.toml, else auto)");
   app.add_option("--depth", o.depth, "Candidates per strategy for the ranker")->capture_default_str()->check(CLI::Range(1, 10000));
   app.add_option("--ef", o.ef, "HNSW beam width (vector, hybrid)")->capture_default_str()->check(CLI::Range(1, 100000));
   app.add_flag("--explain", o.explain,
                "Per-field score breakdown, query-understanding slots, and the ranker's feature contributions");
-  app.add_flag("--facets", o.facets, "Count brand, color, category, locale and price facets over the result set");
+  app.add_flag("--facets", o.facets, "Count brand, color, category, locale, price and declared attribute facets (aisle.toml) over the result set");
   app.add_flag("--highlight", o.highlight,
                "Mark the query's words in titles and description snippets (<mark> in --json, *word* in text)");
   app.add_flag("--no-typos", args->no_typos, "Switch typo tolerance off");
@@ -169,6 +171,7 @@ Command add_search(CLI::App& app) {
     AISLE_ASSIGN_OR_RETURN(options.sort, rank::parse_sort(args->sort));
     AISLE_ASSIGN_OR_RETURN(auto pipeline, rank::SearchPipeline::open(args->data_dir, context));
     std::string chosen_by;
+    if (options.strategy.empty()) options.strategy = pipeline->catalog().config.default_strategy;
     if (options.strategy == "policy") {
       rank::OnlineOptions online;
       online.persist = false;  // a one-off search: nothing to learn from
@@ -198,6 +201,7 @@ Command add_search(CLI::App& app) {
     }
     for (const auto& term : result.lexical.terms) {
       if (!term.expanded_from.empty()) say("  typo: {} -> {} ({} edit(s), df {})", term.expanded_from, term.term, term.edits, term.df);
+      if (!term.synonym_of.empty()) say("  synonym: {} -> {} (df {})", term.synonym_of, term.term, term.df);
     }
     if (!result.slot_filter.brands.empty() || !result.slot_filter.colors.empty()) {
       say("  slot filters: brand [{}] color [{}]{}", fmt::join(result.slot_filter.brands, ", "),

@@ -225,13 +225,14 @@ Status FeatureExtractor::extract(const QueryContext& query, std::span<const Cand
   std::vector<std::string> query_terms;
   std::vector<float> query_idf;
   for (const text::QueryTerm& term : query.terms) {
-    const std::string& base = term.expanded_from.empty() ? term.term : term.expanded_from;
+    // A typo correction or a synonym counts for (the first of) the query words it stands for.
+    const std::string base = text::query_words(term).front();
     auto found = std::find(query_terms.begin(), query_terms.end(), base);
     if (found == query_terms.end()) {
       query_terms.push_back(base);
       query_idf.push_back(term.idf);
       found = query_terms.end() - 1;
-    } else if (term.expanded_from.empty()) {
+    } else if (term.expanded_from.empty() && term.synonym_of.empty()) {
       query_idf[static_cast<std::size_t>(found - query_terms.begin())] = term.idf;
     }
     original.push_back(static_cast<std::size_t>(found - query_terms.begin()));

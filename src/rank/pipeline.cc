@@ -7,6 +7,7 @@
 #include <map>
 #include <shared_mutex>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "aisle/core/check.h"
@@ -52,6 +53,15 @@ bool passes(const text::Filter& filter, const io::ProductRecord& record) {
       if (!ascii_iequals(name, range.name)) continue;
       auto number = text::numeric_value(value);
       met = number && (!range.min || *number >= *range.min) && (!range.max || *number <= *range.max);
+      break;  // the first value of a name, as the index keeps
+    }
+    if (!met) return false;
+  }
+  for (const auto& [name, values] : filter.attribute_values) {
+    bool met = false;
+    for (const auto& [attribute, value] : record.attributes) {
+      if (!ascii_iequals(attribute, name)) continue;
+      met = std::any_of(values.begin(), values.end(), [&](const std::string& wanted) { return ascii_iequals(wanted, value); });
       break;  // the first value of a name, as the index keeps
     }
     if (!met) return false;
@@ -486,7 +496,10 @@ Result<retrieve::PolicyAction> SearchPipeline::action_for(const PipelineOptions&
     }
     return action;
   }
-  std::string names = options.strategy;
+  std::string names = options.strategy.empty() ? catalog_->config.default_strategy : options.strategy;
+  if (names == "policy") {
+    return Status::bad_input("strategy policy: the bandit chooses in the server or `aisle search`, not in the pipeline");
+  }
   if (names == "auto") names = vector_default_ ? "hybrid" : "lexical";
   if (names == "hybrid") names = "lexical+vector";
   const int depth = std::max(options.k, options.depth);
@@ -553,6 +566,17 @@ Result<CandidateSet> SearchPipeline::retrieve(std::string_view query, const Pipe
                                Where("", 0, "filters"));
     }
   }
+  const std::vector<std::string>& declared = catalog_->config.facet_attributes;
+  for (const auto& [name, values] : options.filter.attribute_values) {
+    if (std::none_of(declared.begin(), declared.end(), [&](const std::string& d) { return ascii_iequals(d, name); })) {
+      return Status::bad_input(fmt::format("filter {}={}: {} is not a declared attribute facet (declare it in [facets] "
+                                           "attributes of {}; declared: {}); a numeric attribute takes a number: NAME=NUMBER or "
+                                           "NAME=MIN..MAX",
+                                           name, values.front(), name, config_path(data_dir_).filename().string(),
+                                           declared.empty() ? std::string("none") : fmt::format("{}", fmt::join(declared, ", "))),
+                               Where("", 0, "filters"));
+    }
+  }
   result.action = action;
   result.strategy = action.describe();
   auto depth_of = [&](int strategy) { return action.depth[static_cast<std::size_t>(strategy)]; };
@@ -562,6 +586,7 @@ Result<CandidateSet> SearchPipeline::retrieve(std::string_view query, const Pipe
   search.facets = options.facets;
   search.typo.enabled = options.typos;
   search.filter = options.filter;
+  search.synonyms = &catalog_->synonyms;
   // Results in the query's locale unless the caller asks for others.
   if (search.filter.locales.empty() && !options.all_locales) search.filter.locales = {search.locale};
   // Lexical search runs for the terms and facets even when its hits are not wanted.
@@ -684,7 +709,8 @@ Result<CandidateSet> SearchPipeline::retrieve(std::string_view query, const Pipe
     const bool locale_filtered =
         !filter.locales.empty() && std::find(filter.locales.begin(), filter.locales.end(), search.locale) == filter.locales.end();
     const bool filtered = !filter.brands.empty() || !filter.colors.empty() || !filter.categories.empty() ||
-                          locale_filtered || filter.min_price || filter.max_price || !filter.attributes.empty();
+                          locale_filtered || filter.min_price || filter.max_price || !filter.attributes.empty() ||
+                          !filter.attribute_values.empty();
     for (const ProductId product : popular_->first(search.locale, static_cast<std::size_t>(depth) * 20)) {
       if (static_cast<int>(list.products.size()) >= depth) break;
       if (filtered) {
@@ -706,6 +732,8 @@ Result<CandidateSet> SearchPipeline::retrieve(std::string_view query, const Pipe
   for (const retrieve::FusedHit& hit : fused) {
     AISLE_ASSIGN_OR_RETURN(auto product, store_->get_product(hit.product));
     if (!product) continue;
+    // Attribute values are not in the index: every strategy's candidates are checked here.
+    if (!options.filter.attribute_values.empty() && !passes(options.filter, product->record)) continue;
     out.documents.push_back(retrieve::to_document(*product));
     kept.push_back(&hit);
   }
@@ -810,7 +838,7 @@ Result<PipelineResult> SearchPipeline::search(std::string_view query, const Pipe
     set.documents = std::move(documents);
     sort_results(set.documents, options, &result);
   }
-  AISLE_RETURN_IF_ERROR(respond(query, options, &result));
+  AISLE_RETURN_IF_ERROR(respond(query, options, set.documents, &result));
   return result;
 }
 
@@ -886,7 +914,7 @@ Status SearchPipeline::drop_typo_matches(std::vector<text::Document>& documents,
       for (std::size_t t = 0; t < terms.size(); ++t) {
         const auto& tf = match.terms[t].tf;
         if (std::all_of(tf.begin(), tf.end(), [](int n) { return n == 0; })) continue;
-        matched.push_back(terms[t].expanded_from.empty() ? terms[t].term : terms[t].expanded_from);
+        for (std::string& word : text::query_words(terms[t])) matched.push_back(std::move(word));
         via_correction = via_correction || !terms[t].expanded_from.empty();
       }
       keep = !via_correction || std::all_of(corrected.begin(), corrected.end(), [&](const std::string& word) {
@@ -922,10 +950,11 @@ void SearchPipeline::sort_results(std::vector<text::Document>& documents, const 
   // hit matches every word, the hits without a conflict that a strategy reading the query
   // found; never popularity or graph neighbours alone.
   const std::vector<text::QueryTerm>& terms = result->lexical.terms;
-  std::vector<std::string> words;  // as typed: a correction counts for its word
+  std::vector<std::string> words;  // as typed: a correction or a synonym counts for its words
   for (const text::QueryTerm& term : terms) {
-    const std::string& word = term.expanded_from.empty() ? term.term : term.expanded_from;
-    if (std::find(words.begin(), words.end(), word) == words.end()) words.push_back(word);
+    for (std::string& word : text::query_words(term)) {
+      if (std::find(words.begin(), words.end(), word) == words.end()) words.push_back(std::move(word));
+    }
   }
   std::vector<std::size_t> strict, loose;
   for (std::size_t i = 0; i < result->hits.size(); ++i) {
@@ -940,7 +969,7 @@ void SearchPipeline::sort_results(std::vector<text::Document>& documents, const 
       if (tf[static_cast<int>(text::Field::kTitle)] + tf[static_cast<int>(text::Field::kBrand)] +
               tf[static_cast<int>(text::Field::kColor)] + tf[static_cast<int>(text::Field::kCategory)] +
               tf[static_cast<int>(text::Field::kAttributes)] > 0) {
-        matched.push_back(terms[t].expanded_from.empty() ? terms[t].term : terms[t].expanded_from);
+        for (std::string& word : text::query_words(terms[t])) matched.push_back(std::move(word));
       }
     }
     if (std::all_of(words.begin(), words.end(), [&](const std::string& word) {
@@ -977,7 +1006,8 @@ void SearchPipeline::sort_results(std::vector<text::Document>& documents, const 
   documents = std::move(sorted_documents);
 }
 
-Status SearchPipeline::respond(std::string_view query, const PipelineOptions& options, PipelineResult* result) const {
+Status SearchPipeline::respond(std::string_view query, const PipelineOptions& options,
+                               std::span<const text::Document> documents, PipelineResult* result) const {
   // A query needs an answer from a strategy that read it.
   const bool answered = std::any_of(result->hits.begin(), result->hits.end(),
                                     [](const PipelineHit& hit) { return (hit.provenance.found_by & kReadsQuery) != 0; });
@@ -991,6 +1021,28 @@ Status SearchPipeline::respond(std::string_view query, const PipelineOptions& op
     products.reserve(result->hits.size());
     for (const PipelineHit& hit : result->hits) products.push_back(hit.product);
     result->facets = catalog_->index->facets(products);
+    // Declared attribute facets: values counted over the result set's listings (the documents
+    // are the hits', in another order), grouped without case, shown as first seen.
+    for (const std::string& name : catalog_->config.facet_attributes) {
+      std::vector<text::FacetValue> values;
+      std::unordered_map<std::string, std::size_t> at;  // lower-cased value -> index in values
+      if (!result->hits.empty()) {
+        for (const text::Document& document : documents) {
+          for (const auto& [attribute, value] : document.attributes) {
+            if (!ascii_iequals(attribute, name)) continue;
+            std::string key = value;
+            for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            auto [found, added] = at.emplace(key, values.size());
+            if (added) values.push_back(text::FacetValue{value, 0});
+            ++values[found->second].count;
+            break;  // the first value of a name, as filters read it
+          }
+        }
+      }
+      std::stable_sort(values.begin(), values.end(), [](const text::FacetValue& a, const text::FacetValue& b) { return a.count > b.count; });
+      if (values.size() > 20) values.resize(20);
+      if (!values.empty()) result->facets[name] = std::move(values);
+    }
   }
   if (result->hits.size() > static_cast<std::size_t>(options.k)) result->hits.resize(static_cast<std::size_t>(options.k));
   // Cross-listing fallback: the product is sold in another locale and not in this one.
@@ -1001,6 +1053,7 @@ Status SearchPipeline::respond(std::string_view query, const PipelineOptions& op
     search.k = std::max(options.k, options.depth);
     search.typo.enabled = options.typos;
     search.filter = options.filter;
+    search.synonyms = &catalog_->synonyms;
     AISLE_ASSIGN_OR_RETURN(const text::SearchResult elsewhere, catalog_->index->search(query, search));
     std::vector<std::string> groups;  // one listing per product: the best of its group
     for (const text::Hit& hit : elsewhere.hits) {

@@ -43,6 +43,15 @@ Status parse_filter(const std::string &text, text::Filter *filter) {
       }
       return std::optional<double>(*parsed);
     };
+    // A value that is not a number (nor a range) selects an attribute value: "material=leather".
+    if (key != "price" && value.find("..") == std::string::npos && !text::numeric_value(value)) {
+      std::vector<std::string>& values = filter->attribute_values[key];
+      if (filter->attribute_values.size() > kMaxAttributeRanges) {
+        return Status::bad_input(fmt::format("at most {} attribute filters", kMaxAttributeRanges), Where("", 0, "--filter"));
+      }
+      values.push_back(value);
+      return Status::ok();
+    }
     std::optional<double> min, max;
     if (auto dots = value.find(".."); dots != std::string::npos) {
       AISLE_ASSIGN_OR_RETURN(min, number(std::string_view(value).substr(0, dots)));
@@ -287,6 +296,7 @@ Result<nlohmann::json> search_result_json(const SearchPipeline &pipeline, std::s
     out["did_you_mean"] = *corrected;
   }
   out["total"] = result.total;
+  out["currency"] = pipeline.catalog().config.currency(options.locale);
   out["sort"] = std::string(sort_name(options.sort));
   if (!result.notice.empty()) out["notice"] = result.notice;
   if (!result.intent.empty()) out["intent"] = result.intent;
@@ -298,6 +308,7 @@ Result<nlohmann::json> search_result_json(const SearchPipeline &pipeline, std::s
       entry["expanded_from"] = term.expanded_from;
       entry["edits"] = term.edits;
     }
+    if (!term.synonym_of.empty()) entry["synonym_of"] = term.synonym_of;
     terms.push_back(entry);
   }
   out["terms"] = terms;

@@ -55,17 +55,29 @@ Status update_index(store::Store& store, const Context& context, const std::file
   const auto started = std::chrono::steady_clock::now();
   *report = IndexUpdateReport{};
   const std::filesystem::path dir = index_path(data_dir);
+  DataConfig read;
+  if (options.config == nullptr) {
+    AISLE_ASSIGN_OR_RETURN(read, load_config(data_dir));
+  }
+  const text::IndexOptions wanted = text::index_options(options.config != nullptr ? *options.config : read);
   std::unique_ptr<text::InvertedIndex> index;
   if (!options.rebuild) {
-    auto opened = text::InvertedIndex::open(dir, options.index);
+    auto opened = text::InvertedIndex::open(dir, wanted);
     if (opened.is_ok()) {
       index = std::move(*opened);
+      std::vector<std::string> changes = text::index_settings_changes(index->options(), wanted);
+      if (!changes.empty() && options.apply_settings) {
+        report->settings_changed = std::move(changes);
+        index.reset();
+      } else {
+        report->settings_pending = std::move(changes);
+      }
     } else if (opened.status().code() != StatusCode::kNotFound) {
       return opened.status();
     }
   }
   if (index == nullptr) {
-    index = text::InvertedIndex::create(options.index);
+    index = text::InvertedIndex::create(wanted);
     report->created = true;
   }
   std::vector<text::Document> batch;
@@ -125,6 +137,9 @@ Result<LexicalCatalog> open_lexical(const std::filesystem::path& data_dir) {
   }
   catalog.index = std::move(*index);
   AISLE_ASSIGN_OR_RETURN(catalog.understanding, QueryUnderstanding::load(index_path(data_dir) / "qu.json"));
+  AISLE_ASSIGN_OR_RETURN(catalog.config, load_config(data_dir));
+  AISLE_ASSIGN_OR_RETURN(catalog.synonyms, text::Synonyms::compile(catalog.config, catalog.index->options().analyzer));
+  catalog.settings_pending = text::index_settings_changes(catalog.index->options(), text::index_options(catalog.config));
   return catalog;
 }
 

@@ -165,6 +165,12 @@ Engine::Engine(const EngineOptions& options, const Context& context) : options_(
 
 Engine::~Engine() { (void)close(); }
 
+retrieve::IndexUpdateOptions Engine::index_update_options() const {
+  retrieve::IndexUpdateOptions update;
+  update.config = &config_;  // the settings read at open(): a file edited since waits for a restart
+  return update;
+}
+
 Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& options, const Context& context) {
   if (options.pipelines < 1) return Status::bad_input("pipelines must be >= 1");
   auto engine = std::unique_ptr<Engine>(new Engine(options, context));
@@ -174,7 +180,14 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& options, const
   // The store is the source of truth: listings it holds that the lexical index lacks (a
   // process killed between the store's commit and the index's) are indexed before serving.
   retrieve::IndexUpdateReport caught_up;
-  AISLE_RETURN_IF_ERROR(retrieve::update_index(*engine->store_, context, options.data_dir, {}, &caught_up));
+  engine->config_ = first->catalog().config;
+  engine->settings_pending_ = first->catalog().settings_pending;
+  AISLE_RETURN_IF_ERROR(
+      retrieve::update_index(*engine->store_, context, options.data_dir, engine->index_update_options(), &caught_up));
+  for (const std::string& change : first->catalog().settings_pending) {
+    context.logger().warn("{}: the index was built with other settings ({}); `aisle index` applies the file's",
+                          config_path(options.data_dir).string(), change);
+  }
   if (caught_up.added + caught_up.updated + caught_up.removed > 0) AISLE_RETURN_IF_ERROR(first->reload_lexical());
   // Likewise the vectors: those upserted since the last save died with a killed process.
   AISLE_ASSIGN_OR_RETURN(const std::size_t embedded, first->catch_up_vectors(context));
@@ -325,11 +338,12 @@ Result<nlohmann::json> Engine::run_search(const nlohmann::json& request) {
   options.now_ms = now;
   std::optional<rank::OnlineDecision> decision;
   std::string chosen_by;
-  // One search path: without a strategy the server runs the CLI's default pipeline. The bandit
-  // chooses only when asked (strategy "policy"): it has no validation verdict against the best
-  // fixed strategy set yet, so it may not change what shoppers see by default.
+  // One search path: without a strategy the server runs the CLI's default pipeline (the
+  // settings file's default_strategy, "auto" without one). The bandit chooses only when asked
+  // (strategy "policy", or a default_strategy "policy"): it has no validation verdict against
+  // the best fixed strategy set yet, so it may not change what shoppers see by default.
   options.depth = std::max(options.k, depth);
-  if (strategy == "policy") {
+  if (strategy == "policy" || (strategy.empty() && config_.default_strategy == "policy")) {
     AISLE_ASSIGN_OR_RETURN(decision, policy_->choose(*pipeline, query, options.locale, memory_.get(), now));
     options.action = decision->action;
     chosen_by = policy_->config().algorithm;
@@ -476,7 +490,7 @@ Reply Engine::delete_product(const std::string& product_id, const std::string& l
     AISLE_ASSIGN_OR_RETURN(const std::optional<ProductId> deleted, store_->delete_product(locale->code(), product_id));
     if (!deleted) return Status::not_found("no product " + product_id + " in locale " + locale->code());
     retrieve::IndexUpdateReport report;
-    AISLE_RETURN_IF_ERROR(retrieve::update_index(*store_, context_, options_.data_dir, {}, &report));
+    AISLE_RETURN_IF_ERROR(retrieve::update_index(*store_, context_, options_.data_dir, index_update_options(), &report));
     ++generation_;  // pipelines reopen the index on their next checkout
     documents_ = report.documents;
     suggester_->remove_product(locale->code(), product_id);
@@ -505,7 +519,7 @@ Reply Engine::upsert_products(const nlohmann::json& request) {
     AISLE_RETURN_IF_ERROR(store_->finish_run(run, written.is_ok(), written.is_ok() ? "" : written.message()));
     AISLE_RETURN_IF_ERROR(written);
     retrieve::IndexUpdateReport report;
-    AISLE_RETURN_IF_ERROR(retrieve::update_index(*store_, context_, options_.data_dir, {}, &report));
+    AISLE_RETURN_IF_ERROR(retrieve::update_index(*store_, context_, options_.data_dir, index_update_options(), &report));
     return report;
   };
   auto report = write();
@@ -612,8 +626,13 @@ Reply Engine::health() {
     std::lock_guard lock(locales_mutex_);
     locales = locales_;
   }
+  nlohmann::json currencies = nlohmann::json::object();
+  for (const std::string& locale : locales) currencies[locale] = config_.currency(locale);
+  nlohmann::json settings = {{"file", config_.file.empty() ? nlohmann::json(nullptr) : nlohmann::json(config_.file.string())},
+                             {"default_strategy", config_.default_strategy},
+                             {"pending_reindex", settings_pending_}};
   return Reply{200, {{"status", "ok"}, {"documents", documents_.load()}, {"events", events_stored_.load()}, {"locales", locales},
-                     {"layers", layers_}}};
+                     {"currencies", currencies}, {"settings", settings}, {"layers", layers_}}};
 }
 
 std::vector<std::tuple<std::string, std::string, double>> Engine::gauges() {

@@ -141,6 +141,7 @@ class Analyzer::Impl {
   MeCab::Tagger* mecab_tagger = nullptr;
   MeCab::Lattice* mecab_lattice = nullptr;
   std::unordered_set<std::string_view> stops;
+  std::vector<std::string> custom_stops;  // owns the words of a stop_word_lists entry
   std::unordered_map<std::string, std::string> word_cache;  // folded word -> final term
 
   ~Impl() {
@@ -409,7 +410,12 @@ Result<std::unique_ptr<Analyzer>> Analyzer::create(std::string_view locale_code,
       return Status::internal(std::string("libstemmer has no stemmer ") + algorithm);
     }
   }
-  for (std::string_view word : stop_words(impl->locale)) impl->stops.insert(word);
+  if (auto custom = impl->options.stop_word_lists.find(impl->locale); custom != impl->options.stop_word_lists.end()) {
+    for (const std::string& word : custom->second) impl->custom_stops.push_back(impl->case_fold(word));
+    for (const std::string& word : impl->custom_stops) impl->stops.insert(word);
+  } else {
+    for (std::string_view word : stop_words(impl->locale)) impl->stops.insert(word);
+  }
   return std::unique_ptr<Analyzer>(new Analyzer(std::move(impl)));
 }
 

@@ -6,18 +6,22 @@
 #include <fstream>
 #include <limits>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 #include <unordered_map>
 #include <unordered_set>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "aisle/core/check.h"
+#include "aisle/core/config.h"
 #include "aisle/core/locale.h"
 #include "aisle/text/term_dictionary.h"
 #include "doc_table.h"
 #include "file_util.h"
 #include "segment.h"
+#include "stop_words.h"
 
 namespace aisle::text {
 namespace {
@@ -431,12 +435,27 @@ class InvertedIndex::Impl {
       if (found != terms.end()) {
         found->weight += 1.0f;
       } else {
-        terms.push_back(QueryTerm{token.term, 1.0f, 0.0f, 0, "", 0});
+        terms.push_back(QueryTerm{token.term, 1.0f, 0.0f, 0, "", 0, ""});
         kinds.push_back(token.kind);
       }
     }
     const std::size_t original = terms.size();
     for (std::size_t i = 0; i < original; ++i) terms[i].df = document_frequency(terms[i].term);
+    std::vector<std::string> has_synonym;  // query terms a synonym the catalog has stands for
+    if (search.synonyms != nullptr && !search.synonyms->empty()) {
+      std::vector<std::string> sequence;
+      for (const Token& token : tokens) sequence.push_back(token.term);
+      for (const Synonyms::Expansion& expansion : search.synonyms->expand(search.locale, sequence)) {
+        std::string phrase;
+        for (const std::string& word : expansion.phrase) phrase += (phrase.empty() ? "" : " ") + word;
+        for (const std::string& term : expansion.terms) {
+          if (std::any_of(terms.begin(), terms.end(), [&](const QueryTerm& t) { return t.term == term; })) continue;
+          const std::int64_t df = document_frequency(term);
+          terms.push_back(QueryTerm{term, kSynonymWeight, 0.0f, df, "", 0, phrase});
+          if (df > 0) has_synonym.insert(has_synonym.end(), expansion.phrase.begin(), expansion.phrase.end());
+        }
+      }
+    }
     const TypoOptions& typo = search.typo;
     if (typo.enabled) {
       for (std::size_t i = 0; i < original; ++i) {
@@ -444,6 +463,7 @@ class InvertedIndex::Impl {
         const std::int64_t source_df = terms[i].df;
         const float source_weight = terms[i].weight;
         if (source_df > typo.rare_df || !(kinds[i] == TokenKind::kWord || kinds[i] == TokenKind::kPart)) continue;
+        if (std::find(has_synonym.begin(), has_synonym.end(), source) != has_synonym.end()) continue;
         if (!is_ascii(source) || static_cast<int>(source.size()) < typo.one_edit_min_length) continue;
         int max_edits = static_cast<int>(source.size()) >= typo.two_edits_min_length ? 2 : 1;
         int added = 0;
@@ -452,13 +472,13 @@ class InvertedIndex::Impl {
           if (candidate.df <= source_df) continue;
           float discount = candidate.edits == 1 ? typo.one_edit_weight : typo.two_edits_weight;
           terms.push_back(QueryTerm{std::string(candidate.term), source_weight * discount, 0.0f, candidate.df,
-                                    source, candidate.edits});
+                                    source, candidate.edits, ""});
           ++added;
         }
       }
     }
     for (const TermBoost& boost : search.boosts) {
-      terms.push_back(QueryTerm{boost.term, boost.weight, 0.0f, document_frequency(boost.term), "", 0});
+      terms.push_back(QueryTerm{boost.term, boost.weight, 0.0f, document_frequency(boost.term), "", 0, ""});
     }
     for (QueryTerm& term : terms) term.idf = term.df > 0 ? idf(term.df) : 0.0f;
     return terms;
@@ -766,6 +786,8 @@ class InvertedIndex::Impl {
     const Bm25fParams& p = options.bm25f;
     manifest["bm25f"] = {{"k1", p.k1}, {"weights", p.weights}, {"b", p.b},
                          {"popularity_weight", p.popularity_weight}, {"popularity_k", p.popularity_k}};
+    // Index-time analysis settings: queries must be analyzed as the documents were.
+    if (!options.analyzer.stop_word_lists.empty()) manifest["stop_words"] = options.analyzer.stop_word_lists;
     AISLE_RETURN_IF_ERROR(write_file_atomically(dir / kManifest, manifest.dump(2) + "\n"));
     // The new MANIFEST is durable: files it does not name are garbage.
     std::unordered_set<std::string> keep = {kManifest, docs_file};
@@ -781,6 +803,75 @@ class InvertedIndex::Impl {
 
 InvertedIndex::InvertedIndex(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 InvertedIndex::~InvertedIndex() = default;
+
+IndexOptions index_options(const DataConfig& config) {
+  IndexOptions options;
+  const auto names = config_field_names();
+  static_assert(kNumFields == 7, "config_field_names() lists the fields in Field order");
+  for (std::size_t f = 0; f < names.size(); ++f) {
+    if (auto weight = config.field_weights.find(std::string(names[f])); weight != config.field_weights.end()) {
+      options.bm25f.weights[f] = weight->second;
+    }
+  }
+  for (const auto& [locale, settings] : config.locales) {
+    if (!settings.stop_words) continue;
+    std::vector<std::string>& words = options.analyzer.stop_word_lists[locale];
+    for (const std::string& word : *settings.stop_words) {
+      if (word == kDefaultStopWords) {
+        for (std::string_view builtin : stop_words(locale)) words.emplace_back(builtin);
+      } else {
+        words.push_back(word);
+      }
+    }
+    std::sort(words.begin(), words.end());
+    words.erase(std::unique(words.begin(), words.end()), words.end());
+  }
+  return options;
+}
+
+std::vector<std::string> index_settings_changes(const IndexOptions& built, const IndexOptions& wanted) {
+  std::vector<std::string> out;
+  const auto names = config_field_names();
+  for (std::size_t f = 0; f < names.size(); ++f) {
+    if (built.bm25f.weights[f] != wanted.bm25f.weights[f]) {
+      out.push_back(fmt::format("fields.{}: {} in the index, {} in the settings", names[f], built.bm25f.weights[f],
+                                wanted.bm25f.weights[f]));
+    }
+  }
+  std::set<std::string> locales;
+  for (const auto& entry : built.analyzer.stop_word_lists) locales.insert(entry.first);
+  for (const auto& entry : wanted.analyzer.stop_word_lists) locales.insert(entry.first);
+  for (const std::string& locale : locales) {
+    auto list = [&](const IndexOptions& options) {
+      auto found = options.analyzer.stop_word_lists.find(locale);
+      if (found != options.analyzer.stop_word_lists.end()) return found->second;
+      std::vector<std::string> words;
+      for (std::string_view word : stop_words(locale)) words.emplace_back(word);
+      std::sort(words.begin(), words.end());
+      return words;
+    };
+    const std::vector<std::string> a = list(built), b = list(wanted);
+    if (a != b) {
+      out.push_back(fmt::format("locales.{}.stop_words: {} words in the index, {} in the settings", locale, a.size(),
+                                b.size()));
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> query_words(const QueryTerm& term) {
+  if (!term.expanded_from.empty()) return {term.expanded_from};
+  if (term.synonym_of.empty()) return {term.term};
+  std::vector<std::string> words;
+  std::size_t begin = 0;
+  while (begin <= term.synonym_of.size()) {
+    std::size_t end = term.synonym_of.find(' ', begin);
+    if (end == std::string::npos) end = term.synonym_of.size();
+    if (end > begin) words.push_back(term.synonym_of.substr(begin, end - begin));
+    begin = end + 1;
+  }
+  return words;
+}
 
 std::unique_ptr<InvertedIndex> InvertedIndex::create(IndexOptions options) {
   return std::unique_ptr<InvertedIndex>(new InvertedIndex(std::make_unique<Impl>(std::move(options))));
@@ -806,6 +897,8 @@ Result<std::unique_ptr<InvertedIndex>> InvertedIndex::open(const std::filesystem
     options.bm25f.b = bm25f.at("b").get<std::array<float, kNumFields>>();
     options.bm25f.popularity_weight = bm25f.at("popularity_weight").get<float>();
     options.bm25f.popularity_k = bm25f.at("popularity_k").get<float>();
+    options.analyzer.stop_word_lists =
+        manifest.value("stop_words", std::map<std::string, std::vector<std::string>>{});
   } catch (const nlohmann::json::exception& error) {
     return corrupt(error.what());
   }

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <set>
 #include <string>
 #include <thread>
@@ -470,6 +471,80 @@ TEST_F(HttpTest, SortsRangeFiltersAndFacetsDescribeTheResultSet) {
     EXPECT_EQ(json(r)["error"]["field"], field) << path;
     EXPECT_NE(json(r)["error"]["message"].get<std::string>().find(says), std::string::npos) << r->body;
   }
+}
+
+// The data directory's settings file: synonyms, declared attribute facets and their filters,
+// the currency, the default strategy, and index-time settings the index was not built with.
+TEST_F(HttpTest, TheSettingsFileGivesSynonymsAttributeFacetsCurrencyAndTheDefaultStrategy) {
+  make_data_dir(dir_.path());
+  std::ofstream(config_path(dir_.path())) << R"(default_strategy = "lexical+popularity"
+[fields]
+title = 4
+[facets]
+attributes = ["material"]
+[locales.en]
+currency = "GBP"
+synonyms = ["sneakers => running shoes", "lamp, lantern"]
+)";
+  start({}, /*fresh=*/false);
+  auto c = client();
+  auto get = [&](const std::string& path) {
+    auto r = c.Get(path);
+    EXPECT_EQ(r->status, 200) << path << ": " << r->body;
+    return json(r);
+  };
+  nlohmann::json health = get("/health");
+  EXPECT_EQ(health["currencies"]["en"], "GBP");
+  EXPECT_EQ(health["settings"]["default_strategy"], "lexical+popularity");
+  ASSERT_EQ(health["settings"]["pending_reindex"].size(), 1u) << health.dump();
+  EXPECT_EQ(health["settings"]["pending_reindex"][0], "fields.title: 3 in the index, 4 in the settings");
+
+  // Synonyms: "sneakers" (no listing has the word) finds the running shoes first; the terms say why.
+  nlohmann::json body = get("/search?query=sneakers&k=6");
+  EXPECT_EQ(body["currency"], "GBP");
+  EXPECT_EQ(body["strategy"].get<std::string>().rfind("lexical:", 0), 0u) << body["strategy"];
+  EXPECT_NE(body["strategy"].get<std::string>().find("popularity"), std::string::npos) << body["strategy"];
+  ASSERT_EQ(body["results"].size(), 6u) << body.dump();
+  for (const auto& hit : body["results"]) EXPECT_NE(hit["title"].get<std::string>().find("Running Shoes"), std::string::npos) << body.dump();
+  bool synonym = false;
+  for (const auto& term : body["terms"]) synonym = synonym || (term.value("synonym_of", "") == "sneaker");
+  EXPECT_TRUE(synonym) << body["terms"].dump();
+  EXPECT_EQ(get("/search?query=lantern&k=10&strategy=lexical")["total"], 6);
+
+  // Declared attribute facets count the result set; their values filter it, without case.
+  nlohmann::json batch = nlohmann::json::array();
+  const char* materials[] = {"Oak", "steel", "oak"};
+  for (int i = 0; i < 3; ++i) {
+    batch.push_back({{"id", "M" + std::to_string(i)}, {"locale", "en"}, {"title", "Floor Lamp Tall " + std::to_string(i)},
+                     {"attributes", {{"material", materials[i]}}}, {"price", 40 + i}});
+  }
+  auto upsert = c.Post("/products", httplib::Headers{{"X-API-Key", kKey}}, batch.dump(), "application/json");
+  ASSERT_EQ(upsert->status, 200) << upsert->body;
+  body = get("/search?query=floor%20lamp&k=3&strategy=lexical");
+  ASSERT_TRUE(body["facets"].contains("material")) << body["facets"].dump();
+  EXPECT_EQ(body["facets"]["material"], nlohmann::json::parse(R"([{"value":"Oak","count":2},{"value":"steel","count":1}])"));
+  body = get("/search?query=floor%20lamp&k=10&strategy=lexical&filters=material=OAK");
+  EXPECT_EQ(body["total"], 2) << body.dump();
+  for (const auto& hit : body["results"]) EXPECT_TRUE(hit["product_id"] == "M0" || hit["product_id"] == "M2") << hit.dump();
+  EXPECT_EQ(get("/search?query=floor%20lamp&k=10&filters=material=oak&filters=material=Steel")["total"], 3);
+  // Popularity candidates are checked on the stored listing too.
+  body = get("/search?query=floor%20lamp&k=30&strategy=popularity&filters=material=steel");
+  ASSERT_EQ(body["results"].size(), 1u) << body.dump();
+  EXPECT_EQ(body["results"][0]["product_id"], "M1");
+  auto r = c.Get("/search?query=lamp&filters=colour=oak");
+  ASSERT_EQ(r->status, 400) << r->body;
+  EXPECT_EQ(json(r)["error"]["field"], "filters");
+  EXPECT_NE(json(r)["error"]["message"].get<std::string>().find("declared: material"), std::string::npos) << r->body;
+  stop();
+
+  // A settings file in error: the engine does not start, and says where.
+  std::ofstream(config_path(dir_.path())) << "[locales.en]\ncurrency = \"pounds\"\n";
+  EngineOptions options;
+  options.data_dir = dir_.path();
+  auto engine = Engine::open(options, Context::for_tests());
+  ASSERT_FALSE(engine.is_ok());
+  EXPECT_EQ(engine.status().code(), StatusCode::kBadInput);
+  EXPECT_NE(engine.status().to_string().find("aisle.toml:2:locales.en.currency"), std::string::npos) << engine.status().to_string();
 }
 
 // Hits mark the query's words in the title and a description snippet, as escaped HTML: a

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fstream>
 #include <random>
+#include <set>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -561,6 +562,141 @@ TEST(InvertedIndexTest, DamagedForwardEntriesAreRefusedEvenWithAValidChecksum) {
   });
   EXPECT_EQ(status.code(), StatusCode::kCorruption);
   EXPECT_NE(status.message().find("postings of block 0"), std::string::npos) << status.to_string();
+}
+
+}  // namespace
+}  // namespace aisle::text
+
+namespace aisle::text {
+namespace {
+
+DataConfig settings(const std::string& toml) {
+  auto parsed = parse_config(toml, "aisle.toml");
+  EXPECT_TRUE(parsed.is_ok()) << parsed.status().to_string();
+  return parsed.is_ok() ? *parsed : DataConfig{};
+}
+
+std::vector<Document> shoe_catalog() {
+  return {
+      product(1, "Leather trainers for men", "Acme", "White", {"Shoes"}, 60),
+      product(2, "Canvas running shoes", "Acme", "Blue", {"Shoes"}, 50),
+      product(3, "Cotton tshirt crew neck", "Basics", "Gray", {"Clothing"}, 12),
+      product(4, "Tee ball bat for kids", "Sluggers", "Red", {"Sports"}, 20),
+      product(5, "Running socks 3 pack", "Acme", "Black", {"Clothing"}, 9),
+  };
+}
+
+TEST(SynonymsTest, EquivalentRulesFindEachOtherInflectedAndPhrasesExpandAsPhrases) {
+  auto index = InvertedIndex::create();
+  ASSERT_TRUE(index->upsert(shoe_catalog(), Context::for_tests()).is_ok());
+  auto synonyms = Synonyms::compile(settings(R"([locales.en]
+synonyms = ["Sneakers, trainers, running shoes", "tee => tshirt"]
+)"), index->options().analyzer);
+  ASSERT_TRUE(synonyms.is_ok()) << synonyms.status().to_string();
+  EXPECT_EQ(synonyms->size(), 4u);  // three phrases of the equivalent rule, one one-way
+
+  SearchOptions options;
+  options.typo.enabled = false;
+  // Without synonyms the catalog has no "sneakers".
+  EXPECT_TRUE(search(*index, "sneakers", options).hits.empty());
+  options.synonyms = &*synonyms;
+  SearchResult result = search(*index, "SNEAKER", options);
+  std::vector<std::string> found = ids(result);
+  std::sort(found.begin(), found.end());
+  // The trainers and the running shoes; the running socks too (the phrase's words are searched
+  // as words), below both shoes.
+  EXPECT_EQ(found, (std::vector<std::string>{"p1", "p2", "p5"}));
+  EXPECT_EQ(result.hits.back().external_id, "p5");
+  for (const QueryTerm& term : result.terms) {
+    if (term.term != "sneaker") {
+      EXPECT_EQ(term.synonym_of, "sneaker");
+      EXPECT_FLOAT_EQ(term.weight, kSynonymWeight);
+      EXPECT_EQ(query_words(term), std::vector<std::string>{"sneaker"});
+    }
+  }
+  // A phrase matches its words in a row only: "running" alone is no "running shoes".
+  result = search(*index, "running shoes", options);
+  found = ids(result);
+  ASSERT_GE(found.size(), 2u);
+  EXPECT_EQ(std::set<std::string>(found.begin(), found.begin() + 2), (std::set<std::string>{"p1", "p2"}));
+  EXPECT_TRUE(std::any_of(result.terms.begin(), result.terms.end(), [](const QueryTerm& t) {
+    return t.term == "trainer" && t.synonym_of == "run shoe" && query_words(t) == std::vector<std::string>{"run", "shoe"};
+  }));
+  result = search(*index, "running socks", options);
+  EXPECT_TRUE(std::none_of(result.terms.begin(), result.terms.end(), [](const QueryTerm& t) { return !t.synonym_of.empty(); }));
+  // One-way: "tee" finds the tshirt; "tshirt" does not find the tee ball bat.
+  found = ids(search(*index, "tee", options));
+  EXPECT_NE(std::find(found.begin(), found.end(), "p3"), found.end());
+  EXPECT_EQ(ids(search(*index, "tshirt", options)), std::vector<std::string>{"p3"});
+  // Another locale's query is not expanded by English rules.
+  options.locale = "es";
+  EXPECT_TRUE(search(*index, "sneakers", options).terms.size() == 1);
+}
+
+TEST(SynonymsTest, AWordWithASynonymTheCatalogHasIsNotTypoCorrected) {
+  auto index = InvertedIndex::create();
+  ASSERT_TRUE(index->upsert(shoe_catalog(), Context::for_tests()).is_ok());
+  SearchOptions options;
+  // "trainerz" is one edit from "trainers": without a rule, a typo correction.
+  SearchResult plain = search(*index, "trainerz", options);
+  EXPECT_TRUE(std::any_of(plain.terms.begin(), plain.terms.end(), [](const QueryTerm& t) { return t.expanded_from == "trainerz"; }));
+  auto synonyms = Synonyms::compile(settings("[locales.en]\nsynonyms = [\"trainerz => canvas\"]\n"), index->options().analyzer);
+  ASSERT_TRUE(synonyms.is_ok());
+  options.synonyms = &*synonyms;
+  SearchResult result = search(*index, "trainerz", options);
+  EXPECT_TRUE(std::none_of(result.terms.begin(), result.terms.end(), [](const QueryTerm& t) { return !t.expanded_from.empty(); }));
+  EXPECT_EQ(ids(result), std::vector<std::string>{"p2"});
+}
+
+TEST(SynonymsTest, APhraseOfStopWordsOnlyIsRefusedNamingItsLine) {
+  auto synonyms = Synonyms::compile(settings("[locales.en]\nsynonyms = [\n  \"jacket, coat\",\n  \"the, of\",\n]\n"), {});
+  ASSERT_FALSE(synonyms.is_ok());
+  EXPECT_EQ(synonyms.status().to_string(),
+            "aisle.toml:4:locales.en.synonyms: \"the\" has no searchable word (stop words or punctuation only)");
+}
+
+TEST(IndexSettingsTest, FieldWeightsAndStopWordListsComeFromTheSettingsAndPersist) {
+  const DataConfig config = settings(R"([fields]
+title = 5
+[locales.en]
+stop_words = ["_default_", "pack"]
+[locales.es]
+stop_words = []
+)");
+  const IndexOptions options = index_options(config);
+  EXPECT_EQ(options.bm25f.weights[static_cast<int>(Field::kTitle)], 5.0f);
+  EXPECT_EQ(options.bm25f.weights[static_cast<int>(Field::kBrand)], IndexOptions{}.bm25f.weights[static_cast<int>(Field::kBrand)]);
+  const auto& en = options.analyzer.stop_word_lists.at("en");
+  EXPECT_NE(std::find(en.begin(), en.end(), "pack"), en.end());
+  EXPECT_NE(std::find(en.begin(), en.end(), "the"), en.end());  // "_default_": the built-in words too
+  EXPECT_TRUE(options.analyzer.stop_word_lists.at("es").empty());
+  EXPECT_TRUE(index_settings_changes(options, options).empty());
+  const std::vector<std::string> changes = index_settings_changes(IndexOptions{}, options);
+  ASSERT_EQ(changes.size(), 3u);
+  EXPECT_EQ(changes[0], "fields.title: 3 in the index, 5 in the settings");
+  EXPECT_NE(changes[1].find("locales.en.stop_words"), std::string::npos);
+  EXPECT_NE(changes[2].find("locales.es.stop_words"), std::string::npos);
+  // A list equal to the built-in one is no change.
+  EXPECT_TRUE(index_settings_changes(IndexOptions{}, index_options(settings("[locales.en]\nstop_words = [\"_default_\"]\n"))).empty());
+
+  testing::TempDir dir;
+  auto index = InvertedIndex::create(options);
+  std::vector<Document> catalog = shoe_catalog();
+  catalog.push_back(product(6, "Calcetines de la abuela", "", "", {}, std::nullopt, "es"));
+  ASSERT_TRUE(index->upsert(catalog, Context::for_tests()).is_ok());
+  // "pack" is a stop word in English now; "de" and "la" are words in Spanish.
+  EXPECT_TRUE(search(*index, "pack").hits.empty());
+  SearchOptions spanish;
+  spanish.locale = "es";
+  spanish.typo.enabled = false;
+  EXPECT_EQ(ids(search(*index, "la", spanish)), std::vector<std::string>{"p6"});
+  ASSERT_TRUE(index->commit(dir.path()).is_ok());
+  // The index keeps the settings it was built with, whatever the opener asks.
+  auto opened = InvertedIndex::open(dir.path(), IndexOptions{});
+  ASSERT_TRUE(opened.is_ok()) << opened.status().to_string();
+  EXPECT_TRUE(index_settings_changes((*opened)->options(), options).empty());
+  EXPECT_TRUE(search(**opened, "pack").hits.empty());
+  EXPECT_EQ(ids(search(**opened, "la", spanish)), std::vector<std::string>{"p6"});
 }
 
 }  // namespace

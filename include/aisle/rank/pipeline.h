@@ -90,9 +90,10 @@ struct PipelineOptions {
   text::Filter filter;
   // "auto" (the default pipeline: lexical, plus vector when the encoder passed its gate),
   // "hybrid" (lexical+vector), or
-  // strategy names joined by '+' ("lexical+memory"), each run at `depth`. Ignored when
-  // `action` is set.
-  std::string strategy = "auto";
+  // strategy names joined by '+' ("lexical+memory"), each run at `depth`; empty: the settings
+  // file's default_strategy ("auto" without one). "policy" (the bandit chooses) is resolved by
+  // the caller, the server or `aisle search`, into `action`. Ignored when `action` is set.
+  std::string strategy;
   int depth = 100;  // candidates per strategy (at least k)
   // The strategies and depths to run (a policy's choice); unused strategies have depth 0.
   std::optional<retrieve::PolicyAction> action;
@@ -144,7 +145,8 @@ struct PipelineResult {
   // The result set's size: every result a page could show (bounded by the strategies' depth).
   std::size_t total = 0;
   // With PipelineOptions::facets: brand, color, category, locale and price counts over the
-  // whole result set (not only the k shown, nor every keyword match).
+  // whole result set (not only the k shown, nor every keyword match), and the values of the
+  // attributes the settings file declares ([facets] attributes), by attribute name.
   std::map<std::string, std::vector<text::FacetValue>> facets;
   text::SearchResult lexical;  // terms and matched: the keyword matches (empty for vector alone)
   retrieve::QueryAnalysis analysis;
@@ -266,7 +268,8 @@ class SearchPipeline {
   Status drop_typo_matches(std::vector<text::Document>& documents, PipelineResult* result) const;
   //  sort_results  a sort order other than relevance: the relevant set re-ordered;
   //  respond        ... the total and facets of the result set, then the top k ...
-  Status respond(std::string_view query, const PipelineOptions& options, PipelineResult* result) const;
+  Status respond(std::string_view query, const PipelineOptions& options, std::span<const text::Document> documents,
+                 PipelineResult* result) const;
   void sort_results(std::vector<text::Document>& documents, const PipelineOptions& options, PipelineResult* result) const;
   std::filesystem::path data_dir_;
   // Owned: the store connection (one per thread) and the per-locale analyzers below.

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "aisle/core/config.h"
 #include "aisle/core/context.h"
 #include "aisle/core/status.h"
 #include "aisle/retrieve/query_understanding.h"
@@ -26,8 +27,13 @@ std::filesystem::path index_path(const std::filesystem::path& data_dir);
 
 struct IndexUpdateOptions {
   bool rebuild = false;  // recompute everything instead of applying the differences
+  // When the settings file's index-time settings (field weights, stop words) differ from those
+  // the index was built with: rebuild with the file's (`aisle index`), or keep the index's and
+  // report the difference (a server catching up must not rebuild behind a write).
+  bool apply_settings = false;
+  // The settings to use; null: read the data directory's settings file.
+  const DataConfig* config = nullptr;
   std::size_t batch_size = 20000;
-  text::IndexOptions index;
 };
 
 struct IndexUpdateReport {
@@ -40,6 +46,9 @@ struct IndexUpdateReport {
   std::int64_t segments = 0;
   std::int64_t index_bytes = 0;
   std::int64_t phrases = 0;  // query-understanding phrases learned
+  // index_settings_changes() between the index and the settings file: applied (a rebuild) or
+  // pending (without apply_settings).
+  std::vector<std::string> settings_changed, settings_pending;
   double seconds = 0;
 };
 
@@ -52,9 +61,14 @@ Status update_index(store::Store& store, const Context& context, const std::file
 struct LexicalCatalog {
   std::unique_ptr<text::InvertedIndex> index;
   std::unique_ptr<QueryUnderstanding> understanding;
+  DataConfig config;        // the data directory's settings file (defaults without one)
+  text::Synonyms synonyms;  // its synonym rules, compiled with the index's analyzer options
+  // Index-time settings of the file the index was not built with (`aisle index` applies them).
+  std::vector<std::string> settings_pending;
 };
 
-// Opens what update_index() wrote. kNotFound (saying to run `aisle index`) when missing.
+// Opens what update_index() wrote, with the settings file. kNotFound (saying to run `aisle
+// index`) when missing; kBadInput (file:line:key) for a settings file in error.
 Result<LexicalCatalog> open_lexical(const std::filesystem::path& data_dir);
 
 struct StructuredOptions {

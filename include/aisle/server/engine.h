@@ -37,10 +37,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "aisle/core/config.h"
 #include "aisle/core/context.h"
 #include "aisle/core/status.h"
 #include "aisle/rank/online.h"
 #include "aisle/rank/pipeline.h"
+#include "aisle/retrieve/lexical.h"
 #include "aisle/retrieve/memory.h"
 #include "aisle/retrieve/suggest.h"
 #include "aisle/store/store.h"
@@ -113,7 +115,9 @@ class Engine {
   // store already had, ignored), "rewarded" (events credited to their search)}.
   Reply add_events(const nlohmann::json& request);
   // {"status": "ok", "documents", "events", "locales" (the catalog's, sorted: what the page's
-  // language menu offers), "layers"}.
+  // language menu offers), "currencies" (locale -> ISO 4217 code, from the settings file or the
+  // language's usual one), "settings" ({"file", "default_strategy", "pending_reindex": the
+  // file's index-time settings the index was not built with}), "layers"}.
   Reply health();
   // Gauges for /metrics: (name, help, value).
   std::vector<std::tuple<std::string, std::string, double>> gauges();
@@ -131,9 +135,12 @@ class Engine {
   Result<Lease> acquire();
   void release(Slot slot);
   Result<nlohmann::json> run_search(const nlohmann::json& request);
+  retrieve::IndexUpdateOptions index_update_options() const;
 
   EngineOptions options_;
   const Context& context_;
+  DataConfig config_;  // the data directory's settings file, read at open()
+  std::vector<std::string> settings_pending_;  // its index-time settings the index lacks
   std::mutex pool_mutex_;
   std::condition_variable pool_ready_;
   std::vector<Slot> free_;

@@ -25,6 +25,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -51,6 +52,9 @@ struct Token {
 struct AnalyzerOptions {
   bool stem = true;
   bool stop_words = true;
+  // Per locale code: the stop words that replace the built-in list (stop_words(locale)); the
+  // words are case-folded (NFKC) as text is. Locales not named keep the built-in list.
+  std::map<std::string, std::vector<std::string>> stop_word_lists;
   bool fold_accents = true;
   // Directory of the MeCab dictionary for Japanese; empty: MeCab's configured default
   // (mecab-ipadic-utf8 on Debian).

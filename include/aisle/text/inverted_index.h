@@ -41,6 +41,7 @@
 #include "aisle/core/status.h"
 #include "aisle/text/analyzer.h"
 #include "aisle/text/document.h"
+#include "aisle/text/synonyms.h"
 
 namespace aisle::text {
 
@@ -82,6 +83,13 @@ struct IndexOptions {
   int max_segments = 8;
 };
 
+// The options a data directory's settings ask for: the defaults with the file's field weights
+// and stop-word lists ("_default_" in a list stands for the built-in words).
+IndexOptions index_options(const DataConfig& config);
+// What differs between the index-time settings an index was built with and `wanted`, as
+// "fields.title: 3 in the index, 2 in the settings"; empty when nothing does.
+std::vector<std::string> index_settings_changes(const IndexOptions& built, const IndexOptions& wanted);
+
 // A range over a numeric attribute (an attribute whose value is a number, e.g. "size": "9").
 struct AttributeRange {
   std::string name;            // the attribute's name, compared after normalization
@@ -104,7 +112,11 @@ struct Filter {
   // Every range must hold; documents without the attribute (or with a value that is not a
   // number) fail.
   std::vector<AttributeRange> attributes;
-  bool empty() const;
+  // Attribute values (name -> any of these values, compared without case): the index does not
+  // hold them, so it does not apply them; the search pipeline checks them on the stored
+  // listings of its result set (rank::passes), as their facets are counted.
+  std::map<std::string, std::vector<std::string>> attribute_values;
+  bool empty() const;  // of what the index applies (attribute_values aside)
 };
 
 enum class TopKAlgorithm {
@@ -130,6 +142,9 @@ struct SearchOptions {
   std::vector<TermBoost> boosts;
   // The query is already analyzed: whitespace-separated terms, used as they are.
   bool analyzed_query = false;
+  // Synonym rules (the data directory's settings); null: none. A query word with a synonym
+  // the catalog has is not typo-corrected.
+  const Synonyms* synonyms = nullptr;
 };
 
 // A term the query was evaluated with.
@@ -140,7 +155,12 @@ struct QueryTerm {
   std::int64_t df = 0;
   std::string expanded_from;  // the misspelled query term this expansion replaces, or empty
   int edits = 0;
+  std::string synonym_of;  // the query's phrase (terms joined by spaces) this synonym stands for
 };
+
+// The query words (analyzed terms) a term stands for: the misspelled word it corrects, the
+// words of the phrase it is a synonym of, or itself.
+std::vector<std::string> query_words(const QueryTerm& term);
 
 struct Hit {
   ProductId product;
