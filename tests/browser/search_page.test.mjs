@@ -270,3 +270,32 @@ test("at 390 px (a phone) and 1280 px the page fits its width; screenshots kept"
     await page.close();
   }
 });
+
+test("Japanese renders as glyphs, not as empty boxes (a CJK font is installed); screenshot kept", async () => {
+  const artifacts = process.env.AISLE_ARTIFACTS || join(dir, "artifacts");
+  mkdirSync(artifacts, { recursive: true });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await page.goto(base + "/?query=" + encodeURIComponent("ランニングシューズ") + "&locale=ja");
+  await page.waitForSelector("#results li.result");
+  const title = await page.locator("#results li.result .title").first().innerText();
+  assert.match(title, /ランニングシューズ/);
+  // Drawn in the results' own font: without a font for them, every character is the same
+  // "missing glyph" box, so two different characters would give the same pixels.
+  const drawn = await page.evaluate(() => {
+    const font = getComputedStyle(document.querySelector("#results li.result .title")).font;
+    const draw = (text) => {
+      const canvas = document.createElement("canvas");
+      canvas.width = 64;
+      canvas.height = 64;
+      const context = canvas.getContext("2d");
+      context.font = font.replace(/\d+(\.\d+)?px/, "40px");
+      context.fillText(text, 4, 48);
+      return canvas.toDataURL();
+    };
+    return { ra: draw("ラ"), n: draw("ン"), shoe: draw("靴"), missing: draw("\u{10FFFD}") };
+  });
+  assert.notEqual(drawn.ra, drawn.n, "ラ and ン are drawn alike: no font has them");
+  assert.notEqual(drawn.shoe, drawn.missing, "靴 is drawn as the missing-glyph box");
+  await page.screenshot({ path: join(artifacts, "search-ja-1280.png") });
+  await page.close();
+});

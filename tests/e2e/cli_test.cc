@@ -383,6 +383,51 @@ TEST(CliTest, ExitCodesAreMappedInOnePlace) {
   EXPECT_NE(short_key.err.find("AISLE_API_KEY: the API key must be at least 16 characters"), std::string::npos) << short_key.err;
 }
 
+// aisle config check validates the settings file and says what the index lacks; aisle index
+// applies index-time settings (a rebuild); searches use the synonyms at once.
+TEST(CliTest, SettingsFileIsCheckedAppliedByIndexAndUsedBySearch) {
+  TempDir dir;
+  const std::string data = (dir / "data").string();
+  ASSERT_EQ(run_aisle({"ingest", "--data-dir", data, "--catalog", std::string(AISLE_SAMPLE_DIR) + "/catalog.jsonl"}, dir).exit_code, 0);
+  RunResult none = run_aisle({"config", "check", "--data-dir", data}, dir);
+  EXPECT_EQ(none.exit_code, 0) << none.err;
+  EXPECT_NE(none.out.find("every setting has its default"), std::string::npos) << none.out;
+  ASSERT_EQ(run_aisle({"index", "--data-dir", data}, dir).exit_code, 0);
+
+  dir.write("data/aisle.toml", "[fields]\ntitle = 5\n\n[locales.en]\nsynonyms = [\"sneakers => running shoes\"]\n");
+  RunResult pending = run_aisle({"config", "check", "--data-dir", data}, dir);
+  EXPECT_EQ(pending.exit_code, 0) << pending.err;
+  EXPECT_NE(pending.out.find("index: not yet applied: fields.title: 3 in the index, 5 in the settings"), std::string::npos)
+      << pending.out;
+  EXPECT_NE(pending.out.find("synonyms: 1 phrase(s)"), std::string::npos) << pending.out;
+  RunResult search = run_aisle({"search", "sneakers", "--data-dir", data, "-k", "3"}, dir);
+  ASSERT_EQ(search.exit_code, 0) << search.err;
+  EXPECT_NE(search.out.find("synonym: sneaker -> shoe"), std::string::npos) << search.out;
+  EXPECT_NE(search.out.find("Running Shoes"), std::string::npos) << search.out;
+
+  RunResult rebuilt = run_aisle({"index", "--data-dir", data}, dir);
+  EXPECT_EQ(rebuilt.exit_code, 0) << rebuilt.err;
+  EXPECT_NE(rebuilt.out.find("settings changed, index rebuilt: fields.title"), std::string::npos) << rebuilt.out;
+  EXPECT_NE(rebuilt.out.find("index built"), std::string::npos) << rebuilt.out;
+  RunResult applied = run_aisle({"config", "check", "--data-dir", data}, dir);
+  EXPECT_NE(applied.out.find("index: built with these settings"), std::string::npos) << applied.out;
+  // A second index run changes nothing.
+  EXPECT_NE(run_aisle({"index", "--data-dir", data}, dir).out.find("index updated"), std::string::npos);
+
+  // Errors name the file, the line and the key; searches refuse to run on a file in error.
+  dir.write("data/aisle.toml", "[fields]\ntitle = 5\nheadline = 2\n");
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"config", "check", "--data-dir", data}, {"search", "shoes", "--data-dir", data}}) {
+    RunResult bad = run_aisle(args, dir);
+    EXPECT_EQ(bad.exit_code, 2) << args[0];
+    EXPECT_NE(bad.err.find("aisle.toml:3:fields.headline: unknown field"), std::string::npos) << bad.err;
+  }
+  dir.write("data/aisle.toml", "default_strategy = \"vector\"\n");
+  RunResult unrunnable = run_aisle({"config", "check", "--data-dir", data}, dir);
+  EXPECT_NE(unrunnable.exit_code, 0);
+  EXPECT_NE(unrunnable.err.find("default_strategy vector"), std::string::npos) << unrunnable.err;
+}
+
 std::int64_t count_rows(const std::string& db_path, const std::string& sql) {
   sqlite3* db = nullptr;
   EXPECT_EQ(sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
