@@ -187,8 +187,21 @@ async function feedback(hit, type) {
   if (state.searchId) event.search_id = state.searchId;
   const response = await fetch("/events", { method: "POST", headers: { "Content-Type": "application/json", "X-API-Key": $("api-key").value },
                                             body: JSON.stringify({ events: [event] }) });
-  const body = await response.json();
-  status(response.ok ? `${type} on ${hit.product_id} stored` : `feedback not stored: ${body.error.message}`);
+  const body = await response.json().catch(() => ({ error: { message: `HTTP ${response.status}` } }));
+  const text = response.ok ? `${type} on ${hit.product_id} stored`
+    : response.status === 401 || response.status === 403
+      ? "Not sent: feedback needs the API key (at the bottom of the page)"
+      : `Not sent: ${body.error.message}`;
+  status(text);
+  // The outcome shows where the shopper acted: under the result's buttons.
+  const item = document.querySelector(`#results li.result[data-product-id="${CSS.escape(hit.product_id)}"] .result-body`);
+  if (item) {
+    let note = item.querySelector(".note");
+    if (!note) item.append(note = el("p", { class: "note", role: "status" }));
+    note.textContent = response.ok ? (type === "add_to_cart" ? "Added to cart" : "") : text;
+    note.classList.toggle("error", !response.ok);
+    if (!response.ok && (response.status === 401 || response.status === 403)) $("api-key").focus();
+  }
 }
 
 $("search-form").addEventListener("submit", (e) => {

@@ -102,8 +102,19 @@ test("search, filter by a facet, open related products, and send feedback", asyn
   await page.goBack();  // back to the filtered results
   await page.waitForSelector("#active-filters .active-filter");
 
-  // A click and an add-to-cart go back as feedback events and are stored.
+  // Without the API key, an add-to-cart is refused, and the result itself says so (not only
+  // the footer); the key's field takes the focus.
   const before = (await health()).events;
+  await page.fill("#api-key", "");
+  await page.dispatchEvent("#api-key", "change");
+  const firstResult = page.locator("#results li.result").first();
+  await firstResult.locator(".add-to-cart").click();
+  await firstResult.locator(".note.error").waitFor();
+  assert.match(await firstResult.locator(".note").innerText(), /^Not sent: feedback needs the API key/);
+  assert.equal(await page.evaluate(() => document.activeElement.id), "api-key");
+  assert.equal((await health()).events, before);
+
+  // A click and an add-to-cart go back as feedback events and are stored.
   await page.fill("#api-key", key);
   await page.dispatchEvent("#api-key", "change");
   await page.locator("#results li.result .title").first().click();
@@ -112,6 +123,8 @@ test("search, filter by a facet, open related products, and send feedback", asyn
   await page.locator("#results li.result .add-to-cart").first().click();
   await page.waitForFunction(() => document.querySelector("#status").textContent.includes("add_to_cart on"));
   assert.match(await page.locator("#status").innerText(), /stored$/);
+  assert.equal(await firstResult.locator(".note").innerText(), "Added to cart");
+  assert.equal(await firstResult.locator(".note.error").count(), 0);
   assert.equal((await health()).events, before + 2);
   assert.deepEqual(errors, []);
 });
