@@ -963,14 +963,19 @@ void SearchPipeline::sort_results(std::vector<text::Document>& documents, const 
     loose.push_back(i);
     if (words.empty()) continue;
     const text::DocumentMatch match = catalog_->index->match(documents[i], terms);
-    std::vector<std::string> matched;
+    std::vector<std::string> present;  // the terms found in a prominent field
     for (std::size_t t = 0; t < terms.size(); ++t) {
       const auto& tf = match.terms[t].tf;
       if (tf[static_cast<int>(text::Field::kTitle)] + tf[static_cast<int>(text::Field::kBrand)] +
               tf[static_cast<int>(text::Field::kColor)] + tf[static_cast<int>(text::Field::kCategory)] +
               tf[static_cast<int>(text::Field::kAttributes)] > 0) {
-        for (std::string& word : text::query_words(terms[t])) matched.push_back(std::move(word));
+        present.push_back(terms[t].term);
       }
+    }
+    std::vector<std::string> matched;  // a synonym phrase counts only when all of it is present
+    for (const text::QueryTerm& term : terms) {
+      if (std::find(present.begin(), present.end(), term.term) == present.end()) continue;
+      for (std::string& word : text::matched_query_words(term, present)) matched.push_back(std::move(word));
     }
     if (std::all_of(words.begin(), words.end(), [&](const std::string& word) {
           return std::find(matched.begin(), matched.end(), word) != matched.end();

@@ -308,7 +308,10 @@ Result<nlohmann::json> search_result_json(const SearchPipeline &pipeline, std::s
       entry["expanded_from"] = term.expanded_from;
       entry["edits"] = term.edits;
     }
-    if (!term.synonym_of.empty()) entry["synonym_of"] = term.synonym_of;
+    if (!term.synonym_of.empty()) {
+      entry["synonym_of"] = term.synonym_of;
+      entry["synonym_phrase"] = term.synonym_phrase;
+    }
     terms.push_back(entry);
   }
   out["terms"] = terms;

@@ -435,7 +435,7 @@ class InvertedIndex::Impl {
       if (found != terms.end()) {
         found->weight += 1.0f;
       } else {
-        terms.push_back(QueryTerm{token.term, 1.0f, 0.0f, 0, "", 0, ""});
+        terms.push_back(QueryTerm{token.term, 1.0f, 0.0f, 0, "", 0, "", ""});
         kinds.push_back(token.kind);
       }
     }
@@ -448,11 +448,21 @@ class InvertedIndex::Impl {
       for (const Synonyms::Expansion& expansion : search.synonyms->expand(search.locale, sequence)) {
         std::string phrase;
         for (const std::string& word : expansion.phrase) phrase += (phrase.empty() ? "" : " ") + word;
-        for (const std::string& term : expansion.terms) {
-          if (std::any_of(terms.begin(), terms.end(), [&](const QueryTerm& t) { return t.term == term; })) continue;
-          const std::int64_t df = document_frequency(term);
-          terms.push_back(QueryTerm{term, kSynonymWeight, 0.0f, df, "", 0, phrase});
-          if (df > 0) has_synonym.insert(has_synonym.end(), expansion.phrase.begin(), expansion.phrase.end());
+        for (const std::vector<std::string>& target : expansion.targets) {
+          std::string target_text;
+          for (const std::string& word : target) target_text += (target_text.empty() ? "" : " ") + word;
+          bool present = true;  // every term of the target phrase is in the catalog
+          for (const std::string& term : target) {
+            auto known = std::find_if(terms.begin(), terms.end(), [&](const QueryTerm& t) { return t.term == term; });
+            if (known != terms.end()) {
+              present = present && known->df > 0;
+              continue;
+            }
+            const std::int64_t df = document_frequency(term);
+            present = present && df > 0;
+            terms.push_back(QueryTerm{term, kSynonymWeight, 0.0f, df, "", 0, phrase, target_text});
+          }
+          if (present) has_synonym.insert(has_synonym.end(), expansion.phrase.begin(), expansion.phrase.end());
         }
       }
     }
@@ -472,13 +482,13 @@ class InvertedIndex::Impl {
           if (candidate.df <= source_df) continue;
           float discount = candidate.edits == 1 ? typo.one_edit_weight : typo.two_edits_weight;
           terms.push_back(QueryTerm{std::string(candidate.term), source_weight * discount, 0.0f, candidate.df,
-                                    source, candidate.edits, ""});
+                                    source, candidate.edits, "", ""});
           ++added;
         }
       }
     }
     for (const TermBoost& boost : search.boosts) {
-      terms.push_back(QueryTerm{boost.term, boost.weight, 0.0f, document_frequency(boost.term), "", 0, ""});
+      terms.push_back(QueryTerm{boost.term, boost.weight, 0.0f, document_frequency(boost.term), "", 0, "", ""});
     }
     for (QueryTerm& term : terms) term.idf = term.df > 0 ? idf(term.df) : 0.0f;
     return terms;
@@ -871,6 +881,20 @@ std::vector<std::string> query_words(const QueryTerm& term) {
     begin = end + 1;
   }
   return words;
+}
+
+std::vector<std::string> matched_query_words(const QueryTerm& term, std::span<const std::string> present) {
+  if (!term.synonym_phrase.empty()) {
+    std::size_t begin = 0;
+    const std::string& phrase = term.synonym_phrase;
+    while (begin <= phrase.size()) {
+      std::size_t end = phrase.find(' ', begin);
+      if (end == std::string::npos) end = phrase.size();
+      if (end > begin && std::find(present.begin(), present.end(), phrase.substr(begin, end - begin)) == present.end()) return {};
+      begin = end + 1;
+    }
+  }
+  return query_words(term);
 }
 
 std::unique_ptr<InvertedIndex> InvertedIndex::create(IndexOptions options) {

@@ -37,11 +37,9 @@ Result<Synonyms> Synonyms::compile(const DataConfig& config, const AnalyzerOptio
           entry = entries.end() - 1;
         }
         for (const std::vector<std::string>& target : to) {
-          for (const std::string& term : target) {
-            const bool own = std::find(phrase.begin(), phrase.end(), term) != phrase.end();
-            if (!own && std::find(entry->terms.begin(), entry->terms.end(), term) == entry->terms.end()) {
-              entry->terms.push_back(term);
-            }
+          if (target == phrase) continue;
+          if (std::find(entry->targets.begin(), entry->targets.end(), target) == entry->targets.end()) {
+            entry->targets.push_back(target);
           }
         }
       }
@@ -73,7 +71,7 @@ std::vector<Synonyms::Expansion> Synonyms::expand(const std::string& locale, std
       for (const Entry& entry : found->second) {
         if (entry.phrase.size() > terms.size() - i) continue;
         if (!std::equal(entry.phrase.begin(), entry.phrase.end(), terms.begin() + static_cast<std::ptrdiff_t>(i))) continue;
-        if (!entry.terms.empty()) out.push_back(Expansion{entry.phrase, entry.terms});
+        if (!entry.targets.empty()) out.push_back(Expansion{entry.phrase, entry.targets});
         matched = entry.phrase.size();
         break;
       }

@@ -518,8 +518,15 @@ synonyms = ["sneakers => running shoes", "lamp, lantern"]
     batch.push_back({{"id", "M" + std::to_string(i)}, {"locale", "en"}, {"title", "Floor Lamp Tall " + std::to_string(i)},
                      {"attributes", {{"material", materials[i]}}}, {"price", 40 + i}});
   }
+  // A cheap listing that shares one word of the synonym's phrase.
+  batch.push_back({{"id", "SOCK"}, {"locale", "en"}, {"title", "Running Socks"}, {"price", 1}});
   auto upsert = c.Post("/products", httplib::Headers{{"X-API-Key", kKey}}, batch.dump(), "application/json");
   ASSERT_EQ(upsert->status, 200) << upsert->body;
+  // Sorted by price, "sneakers" lists running shoes: the socks are not sneakers.
+  body = get("/search?query=sneakers&k=10&sort=price_asc");
+  ASSERT_EQ(body["results"].size(), 6u) << body.dump();
+  EXPECT_EQ(body["results"][0]["product_id"], "P2") << body.dump();
+  for (const auto& hit : body["results"]) EXPECT_NE(hit["product_id"], "SOCK");
   body = get("/search?query=floor%20lamp&k=3&strategy=lexical");
   ASSERT_TRUE(body["facets"].contains("material")) << body["facets"].dump();
   EXPECT_EQ(body["facets"]["material"], nlohmann::json::parse(R"([{"value":"Oak","count":2},{"value":"steel","count":1}])"));

@@ -622,6 +622,15 @@ synonyms = ["Sneakers, trainers, running shoes", "tee => tshirt"]
   EXPECT_TRUE(std::any_of(result.terms.begin(), result.terms.end(), [](const QueryTerm& t) {
     return t.term == "trainer" && t.synonym_of == "run shoe" && query_words(t) == std::vector<std::string>{"run", "shoe"};
   }));
+  // "sneakers" -> "running shoes": each of its terms belongs to the phrase, which stands for
+  // the query's word only where all of it matches.
+  result = search(*index, "sneakers", options);
+  auto run = std::find_if(result.terms.begin(), result.terms.end(), [](const QueryTerm& t) { return t.term == "run"; });
+  ASSERT_NE(run, result.terms.end());
+  EXPECT_EQ(run->synonym_phrase, "run shoe");
+  const std::vector<std::string> sock = {"run", "sock"}, shoe = {"run", "shoe"};
+  EXPECT_TRUE(matched_query_words(*run, sock).empty());
+  EXPECT_EQ(matched_query_words(*run, shoe), std::vector<std::string>{"sneaker"});
   result = search(*index, "running socks", options);
   EXPECT_TRUE(std::none_of(result.terms.begin(), result.terms.end(), [](const QueryTerm& t) { return !t.synonym_of.empty(); }));
   // One-way: "tee" finds the tshirt; "tshirt" does not find the tee ball bat.

@@ -156,11 +156,18 @@ struct QueryTerm {
   std::string expanded_from;  // the misspelled query term this expansion replaces, or empty
   int edits = 0;
   std::string synonym_of;  // the query's phrase (terms joined by spaces) this synonym stands for
+  // The synonym phrase the term belongs to (terms joined by spaces): it stands for synonym_of
+  // where all of that phrase's terms match.
+  std::string synonym_phrase;
 };
 
 // The query words (analyzed terms) a term stands for: the misspelled word it corrects, the
 // words of the phrase it is a synonym of, or itself.
 std::vector<std::string> query_words(const QueryTerm& term);
+// The words of a document a term stands for, given the terms the document contains: as
+// query_words(), except that a synonym counts only when every term of its synonym_phrase is
+// among `present` ("sneakers => running shoes": a running sock is no sneaker).
+std::vector<std::string> matched_query_words(const QueryTerm& term, std::span<const std::string> present);
 
 struct Hit {
   ProductId product;

@@ -24,10 +24,11 @@ inline constexpr float kSynonymWeight = 0.9f;
 
 class Synonyms {
  public:
-  // A phrase found in the query and the terms it adds.
+  // A phrase found in the query and the phrases it leads to (their terms are searched as
+  // well; a target phrase stands for the query's phrase only where all its terms match).
   struct Expansion {
-    std::vector<std::string> phrase;  // the query's terms the rule matched
-    std::vector<std::string> terms;   // the terms to search as well (not the phrase's own)
+    std::vector<std::string> phrase;                // the query's terms the rule matched
+    std::vector<std::vector<std::string>> targets;  // analyzed, the phrase itself excluded
   };
 
   // Compiles the rules of every locale of `config` (analyzed with `analyzer`, the index's
@@ -36,7 +37,7 @@ class Synonyms {
   static Result<Synonyms> compile(const DataConfig& config, const AnalyzerOptions& analyzer);
 
   bool empty() const { return rules_.empty(); }
-  std::size_t size() const;  // compiled (phrase -> terms) entries, all locales
+  std::size_t size() const;  // compiled (phrase -> targets) entries, all locales
 
   // The expansions of a query's analyzed terms (in query order), longest phrase first at each
   // position; a term inside a matched phrase is not matched again.
@@ -45,7 +46,7 @@ class Synonyms {
  private:
   struct Entry {
     std::vector<std::string> phrase;
-    std::vector<std::string> terms;
+    std::vector<std::vector<std::string>> targets;
   };
   // locale -> first term of a phrase -> entries, longest phrase first
   std::map<std::string, std::map<std::string, std::vector<Entry>, std::less<>>> rules_;
