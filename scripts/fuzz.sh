@@ -19,6 +19,7 @@ seed_for() {  # target -> seed files from tests/data
     catalog_jsonl) echo tests/data/catalog_small.jsonl ;;
     judgments_jsonl) echo tests/data/judgments_small.jsonl ;;
     events_jsonl) echo tests/data/events_small.jsonl ;;
+    config) echo tests/data/settings_sample.toml ;;
   esac
 }
 
@@ -37,6 +38,7 @@ for binary in build-fuzz/fuzz/fuzz_*; do
     printf '\1GET /health HTTP/1.1\r\nHost: a\r\n\r\nPOST /search HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}' > "$corpus/seed-pipelined"
   fi
   for seed in $(seed_for "$target"); do
+    if [ "$target" = config ]; then cp "$seed" "$corpus/seed-$(basename "$seed")"; continue; fi
     # The first byte selects the reader options (see fuzz/reader_fuzz.cc); 0 = defaults.
     { printf '\0'; cat "$seed"; } > "$corpus/seed-$(basename "$seed")"
   done

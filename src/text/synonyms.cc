@@ -7,8 +7,9 @@ namespace aisle::text {
 Result<Synonyms> Synonyms::compile(const DataConfig& config, const AnalyzerOptions& analyzer_options) {
   Synonyms out;
   const std::string file = config.file.empty() ? std::string("aisle.toml") : config.file.string();
-  for (const auto& [locale, settings] : config.locales) {
+  for (const auto& [code, settings] : config.locales) {
     if (settings.synonyms.empty()) continue;
+    const std::string locale = code;  // a lambda below names it (no structured binding there)
     AISLE_ASSIGN_OR_RETURN(auto analyzer, Analyzer::create(locale, analyzer_options));
     auto& by_first = out.rules_[locale];
     for (const SynonymRule& rule : settings.synonyms) {
