@@ -37,6 +37,9 @@ for binary in build-fuzz/fuzz/fuzz_*; do
     printf '\0POST /events HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n' > "$corpus/seed-chunked"
     printf '\1GET /health HTTP/1.1\r\nHost: a\r\n\r\nPOST /search HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}' > "$corpus/seed-pipelined"
   fi
+  if [ "$target" = model_header ]; then  # seed: a header length, a JSON header, weights (after the magic and version)
+    printf '\x0f\0\0\0{"config":{"d":1}}weights' > "$corpus/seed-model"
+  fi
   for seed in $(seed_for "$target"); do
     if [ "$target" = config ]; then cp "$seed" "$corpus/seed-$(basename "$seed")"; continue; fi
     # The first byte selects the reader options (see fuzz/reader_fuzz.cc); 0 = defaults.

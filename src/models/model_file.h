@@ -1,6 +1,7 @@
 // The framing of the models' files (private to the models subsystem): an 8-byte magic, a
 // little-endian u32 format version, a u32 header length, a JSON header, then the weights
-// (a torch archive). Layouts per model: docs/formats.md.
+// (a torch archive). The header carries "weights_checksum" (checksum64 of the weights), so a
+// damaged file is refused before torch reads a byte of it. Layouts per model: docs/formats.md.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -26,7 +28,11 @@ struct ModelFile {
 // Writes the file atomically, creating its directory.
 inline Status write_model_file(const std::filesystem::path& path, const char (&magic)[8], std::uint32_t version,
                                const nlohmann::json& header, std::string_view weights) {
-  const std::string json = header.dump();
+  if (!header.is_object()) return Status::internal("a model header must be a JSON object: " + path.string());
+  nlohmann::json framed = header;
+  framed["weights_checksum"] = checksum64(std::span<const std::uint8_t>(
+      reinterpret_cast<const std::uint8_t*>(weights.data()), weights.size()));
+  const std::string json = framed.dump();
   std::string file(magic, 8);
   auto put_u32 = [&](std::uint32_t value) { file.append(reinterpret_cast<const char*>(&value), 4); };
   put_u32(version);
@@ -39,7 +45,9 @@ inline Status write_model_file(const std::filesystem::path& path, const char (&m
 }
 
 // kNotFound for a missing file; kCorruption (naming the file and `kind`, e.g. "encoder") for
-// a wrong magic, another version, a truncated or non-JSON header.
+// a wrong magic, another version, a truncated or non-JSON header, or weights whose checksum
+// differs from the header's (files written before the checksum have none and are read as
+// they are).
 inline Result<ModelFile> read_model_file(const std::filesystem::path& path, const char (&magic)[8], std::uint32_t version,
                                          const std::string& kind) {
   std::ifstream in(path, std::ios::binary);
@@ -56,8 +64,16 @@ inline Result<ModelFile> read_model_file(const std::filesystem::path& path, cons
   if (json_size > bytes.size() - 16) return corrupt("truncated header");
   ModelFile file;
   file.header = nlohmann::json::parse(bytes.begin() + 16, bytes.begin() + 16 + json_size, nullptr, false);
-  if (file.header.is_discarded()) return corrupt("header is not JSON");
+  if (file.header.is_discarded() || !file.header.is_object()) return corrupt("header is not a JSON object");
   file.weights = bytes.substr(16 + json_size);
+  if (file.header.contains("weights_checksum")) {
+    const nlohmann::json& expected = file.header["weights_checksum"];
+    const std::uint64_t actual = checksum64(std::span<const std::uint8_t>(
+        reinterpret_cast<const std::uint8_t*>(file.weights.data()), file.weights.size()));
+    if (!expected.is_number_unsigned() || expected.get<std::uint64_t>() != actual) {
+      return corrupt(kind + " weights do not match their checksum (the file is damaged)");
+    }
+  }
   return file;
 }
 

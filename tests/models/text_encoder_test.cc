@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <fstream>
+
+#include <nlohmann/json.hpp>
 
 #include "aisle/models/featurizer.h"
 #include "test_util.h"
@@ -219,6 +222,32 @@ TEST(TextEncoder, SaveAndLoadGiveTheSameVectorsAndBadFilesAreRefused) {
   dir.write("cut.bin", bytes.substr(0, bytes.size() / 2));
   EXPECT_EQ(TextEncoder::load(dir / "cut.bin", context).status().code(), StatusCode::kCorruption);
   EXPECT_EQ(TextEncoder::load(dir / "missing.bin", context).status().code(), StatusCode::kNotFound);
+  // One flipped byte anywhere in the weights: refused by the checksum before torch reads it.
+  for (std::size_t at : {bytes.size() - 1, bytes.size() - bytes.size() / 3, bytes.size() / 2 + 7}) {
+    std::string flipped = bytes;
+    flipped[at] = static_cast<char>(flipped[at] ^ 0x20);
+    dir.write("flipped.bin", flipped);
+    status = TextEncoder::load(dir / "flipped.bin", context).status();
+    EXPECT_EQ(status.code(), StatusCode::kCorruption) << at;
+    EXPECT_NE(status.message().find("checksum"), std::string::npos) << at << ": " << status.message();
+  }
+  // A file written before the checksum (the header without it) still loads.
+  const std::uint32_t header_size = [&] {
+    std::uint32_t n = 0;
+    std::memcpy(&n, bytes.data() + 12, 4);
+    return n;
+  }();
+  nlohmann::json header = nlohmann::json::parse(bytes.substr(16, header_size));
+  ASSERT_TRUE(header.contains("weights_checksum"));
+  header.erase("weights_checksum");
+  const std::string old_header = header.dump();
+  std::string old_file = bytes.substr(0, 12);
+  const auto old_size = static_cast<std::uint32_t>(old_header.size());
+  old_file.append(reinterpret_cast<const char*>(&old_size), 4);
+  old_file += old_header + bytes.substr(16 + header_size);
+  dir.write("old.bin", old_file);
+  auto old = TextEncoder::load(dir / "old.bin", context);
+  EXPECT_TRUE(old.is_ok()) << old.status().to_string();
 }
 
 TEST(TextEncoder, BadConfigsAndBadTrainingSetsAreRejected) {
