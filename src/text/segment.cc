@@ -98,7 +98,8 @@ Result<std::unique_ptr<Segment>> Segment::load(std::shared_ptr<const Bytes> byte
   const std::uint64_t postings_bytes = postings_end - header->postings_offset;
   for (std::uint32_t i = 0; i < header->num_terms; ++i) {
     const TermEntry& term = segment->terms_[i];
-    if (term.string_offset + term.string_length > strings_bytes ||
+    // Written so that no sum wraps around: offsets come from the file.
+    if (term.string_offset > strings_bytes || term.string_length > strings_bytes - term.string_offset ||
         std::uint64_t{term.first_block} + term.num_blocks > header->num_blocks || term.num_blocks == 0) {
       return corrupt("term " + std::to_string(i) + " points outside the file");
     }
@@ -106,7 +107,8 @@ Result<std::unique_ptr<Segment>> Segment::load(std::shared_ptr<const Bytes> byte
   for (std::uint64_t i = 0; i < header->num_blocks; ++i) {
     const BlockEntry& block = segment->blocks_[i];
     const std::uint64_t count = std::uint64_t{block.count_minus_one} + 1;
-    if (block.data_offset + block.encoded_bytes + 2 * count > postings_bytes || block.last_doc >= header->num_docs) {
+    if (std::uint64_t{block.data_offset} + block.encoded_bytes + 2 * count > postings_bytes ||
+        block.last_doc >= header->num_docs) {
       return corrupt("block " + std::to_string(i) + " points outside the file");
     }
   }

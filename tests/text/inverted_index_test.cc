@@ -550,6 +550,22 @@ TEST(InvertedIndexTest, DamagedForwardEntriesAreRefusedEvenWithAValidChecksum) {
   });
   EXPECT_EQ(status.code(), StatusCode::kCorruption);
   EXPECT_NE(status.message().find("postings of block 0"), std::string::npos) << status.to_string();
+  // A data_offset whose sum with the block's size wraps around 32 bits (fuzz_index: the check
+  // passed and the control bytes were read 4 GiB away).
+  status = damaged_with([&](std::vector<std::uint8_t>& b) {
+    const std::uint32_t near_end = 0xFFFFFFF0u;
+    std::memcpy(b.data() + u64_at(b, 56) + 4, &near_end, sizeof(near_end));
+    b[u64_at(b, 56) + 8] = 0x40;  // encoded_bytes, low byte: the sum passes 2^32
+  });
+  EXPECT_EQ(status.code(), StatusCode::kCorruption);
+  EXPECT_NE(status.message().find("block 0 points outside the file"), std::string::npos) << status.to_string();
+  // A term string offset near 2^64: offset + length wraps.
+  status = damaged_with([&](std::vector<std::uint8_t>& b) {
+    const std::uint64_t far = ~std::uint64_t{0} - 2;
+    std::memcpy(b.data() + u64_at(b, 40), &far, sizeof(far));  // terms_offset at byte 40: term 0's string_offset
+  });
+  EXPECT_EQ(status.code(), StatusCode::kCorruption);
+  EXPECT_NE(status.message().find("term 0 points outside the file"), std::string::npos) << status.to_string();
   // More postings than a block has room for.
   status = damaged_with([&](std::vector<std::uint8_t>& b) { b[u64_at(b, 56) + 10] = 200; });
   EXPECT_EQ(status.code(), StatusCode::kCorruption);
