@@ -27,7 +27,7 @@ bool ascii_iequals(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-bool passes(const text::Filter& filter, const io::ProductRecord& record) {
+bool passes(const text::Filter& filter, const io::ProductRecord& record, const text::InvertedIndex& index) {
   // Brands and colors compare without case, as the index's filters do ("brand=stridex").
   auto one_of = [](const std::vector<std::string>& allowed, const std::string& value) {
     return allowed.empty() ||
@@ -40,9 +40,10 @@ bool passes(const text::Filter& filter, const io::ProductRecord& record) {
   if (filter.min_price && (!record.price || *record.price < *filter.min_price)) return false;
   if (filter.max_price && (!record.price || *record.price > *filter.max_price)) return false;
   if (!filter.categories.empty()) {
-    std::string path = text::category_path_string(record.category);
+    const std::string path = index.category_key(text::category_path_string(record.category));
     bool any = false;
-    for (const std::string& prefix : filter.categories) {
+    for (const std::string& category : filter.categories) {
+      const std::string prefix = index.category_key(category);
       any = any || path == prefix || path.starts_with(prefix + " > ");
     }
     if (!any) return false;
@@ -632,7 +633,7 @@ Result<CandidateSet> SearchPipeline::retrieve(std::string_view query, const Pipe
   auto keep = [&](ProductId product) -> Result<bool> {
     AISLE_ASSIGN_OR_RETURN(auto stored, store_->get_product(product));
     if (!stored) return false;
-    return passes(filter, stored->record);
+    return passes(filter, stored->record, *catalog_->index);
   };
   if (action.uses(retrieve::kVectorStrategy)) {
     const int depth = depth_of(retrieve::kVectorStrategy);
@@ -651,7 +652,7 @@ Result<CandidateSet> SearchPipeline::retrieve(std::string_view query, const Pipe
       if (vector_floor_ && n.score < *vector_floor_) break;
       if (post_filter) {
         AISLE_ASSIGN_OR_RETURN(auto product, store_->get_product(n.product));
-        if (!product || !passes(filter, product->record)) continue;
+        if (!product || !passes(filter, product->record, *catalog_->index)) continue;
       }
       if (static_cast<int>(list.products.size()) >= depth) break;
       list.products.push_back(n.product);
@@ -694,7 +695,7 @@ Result<CandidateSet> SearchPipeline::retrieve(std::string_view query, const Pipe
     for (const retrieve::RelatedHit& hit : related_->expand(seeds, 4 * depth)) {
       if (static_cast<int>(list.products.size()) >= depth) break;
       AISLE_ASSIGN_OR_RETURN(auto product, store_->find_product(search.locale, hit.external_id));
-      if (!product || !passes(filter, product->record)) continue;
+      if (!product || !passes(filter, product->record, *catalog_->index)) continue;
       list.products.push_back(product->id);
       list.scores.push_back(hit.score);
     }
@@ -733,7 +734,7 @@ Result<CandidateSet> SearchPipeline::retrieve(std::string_view query, const Pipe
     AISLE_ASSIGN_OR_RETURN(auto product, store_->get_product(hit.product));
     if (!product) continue;
     // Attribute values are not in the index: every strategy's candidates are checked here.
-    if (!options.filter.attribute_values.empty() && !passes(options.filter, product->record)) continue;
+    if (!options.filter.attribute_values.empty() && !passes(options.filter, product->record, *catalog_->index)) continue;
     out.documents.push_back(retrieve::to_document(*product));
     kept.push_back(&hit);
   }

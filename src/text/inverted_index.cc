@@ -1043,6 +1043,7 @@ std::vector<std::pair<std::size_t, std::size_t>> InvertedIndex::highlight(std::s
 }
 
 std::string InvertedIndex::normalize(std::string_view text) const { return impl_->normalize(text); }
+std::string InvertedIndex::category_key(std::string_view path) const { return impl_->category_key(path); }
 
 bool InvertedIndex::has_numeric_attribute(const std::string& name) const {
   const std::string key = impl_->normalize(name);

@@ -444,6 +444,10 @@ TEST_F(HttpTest, SortsRangeFiltersAndFacetsDescribeTheResultSet) {
     body = get(std::string("/search?query=model&k=30&filters=brand=stridex&strategy=") + strategy);
     EXPECT_EQ(body["results"].size(), 8u) << strategy << ": " << body.dump();
     for (const auto& hit : body["results"]) EXPECT_EQ(hit["brand"], "Stridex");
+    // Category paths too, as the index keys them (case, spaces around ">").
+    body = get(std::string("/search?query=model&k=30&filters=category=home%20%3Edesk%20LAMP&strategy=") + strategy);
+    EXPECT_EQ(body["results"].size(), 6u) << strategy << ": " << body.dump();
+    for (const auto& hit : body["results"]) EXPECT_NE(hit["title"].get<std::string>().find("Desk Lamp"), std::string::npos);
   }
   body = get("/search?query=model&k=2&filters=brand=Stridex");  // '=' inside a value needs no escaping
   EXPECT_EQ(body["total"], 8);

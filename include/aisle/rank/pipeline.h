@@ -308,8 +308,9 @@ std::vector<std::string> intent(const retrieve::QueryAnalysis& analysis, std::sp
                                 const text::InvertedIndex& index, std::vector<PipelineHit>* hits,
                                 double min_likelihood = 0.8);
 
-// Whether a stored listing passes a filter (the vector strategy filters locale and category
-// in the index; brand, color and price are checked here).
-bool passes(const text::Filter& filter, const io::ProductRecord& record);
+// Whether a stored listing passes a filter, compared as `index` compares (brands and colors
+// without case, category paths by InvertedIndex::category_key, attribute names and values
+// without case): a filter keeps the same listings whichever strategy found them.
+bool passes(const text::Filter& filter, const io::ProductRecord& record, const text::InvertedIndex& index);
 
 }  // namespace aisle::rank

@@ -294,6 +294,9 @@ class InvertedIndex {
   // Text normalized as dictionary keys are (Analyzer::normalize: NFKC case fold, accents
   // folded, spaces collapsed). Thread-safe.
   std::string normalize(std::string_view text) const;
+  // A category path ("Shoes > Running", or its parts) as the index keys it: each part
+  // normalized, joined by " > ". What a category filter is compared on. Thread-safe.
+  std::string category_key(std::string_view path) const;
 
   // Whether a live document has this product id.
   bool contains(ProductId product) const;
