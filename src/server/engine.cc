@@ -494,6 +494,12 @@ Reply Engine::delete_product(const std::string& product_id, const std::string& l
     ++generation_;  // pipelines reopen the index on their next checkout
     documents_ = report.documents;
     suggester_->remove_product(locale->code(), product_id);
+    // The language menu offers the catalog's locales: not one whose last listing just went.
+    AISLE_ASSIGN_OR_RETURN(const bool locale_left, store_->has_locale(locale->code()));
+    if (!locale_left) {
+      std::lock_guard locales_lock(locales_mutex_);
+      std::erase(locales_, locale->code());
+    }
     {
       AISLE_ASSIGN_OR_RETURN(Lease pipeline, acquire());
       pipeline->removed(std::span<const ProductId>(&*deleted, 1));

@@ -536,6 +536,12 @@ Result<std::optional<Product>> Store::find_product(const std::string& locale,
   return read_one(s, impl_->db_.path());
 }
 
+Result<bool> Store::has_locale(const std::string& locale) {
+  AISLE_ASSIGN_OR_RETURN(Statement find, impl_->db_.prepare("SELECT 1 FROM products WHERE locale = ?1 LIMIT 1"));
+  find.bind(1, locale);
+  return find.step();
+}
+
 Result<std::optional<ProductId>> Store::delete_product(const std::string& locale, const std::string& external_id) {
   Impl& impl = *impl_;
   auto run = [&]() -> Result<std::optional<ProductId>> {

@@ -685,6 +685,12 @@ TEST_F(HttpTest, DeletedListingsLeaveEveryStrategyAndTheirIdsAreNotReused) {
   EXPECT_EQ(c.Get("/products/P23")->status, 404);
   for (const auto& p : json(c.Get("/suggest?prefix=yoga&k=20"))["products"]) EXPECT_NE(p["product_id"], "P23");
   EXPECT_EQ(json(c.Get("/health"))["documents"], 23);
+  // A locale's last listing deleted: the language menu no longer offers it.
+  r = c.Post("/products", key, R"([{"id": "ES1", "locale": "es", "title": "Esterilla de yoga"}])", "application/json");
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(json(c.Get("/health"))["locales"], nlohmann::json::parse(R"(["en", "es"])"));
+  ASSERT_EQ(c.Delete("/products/ES1?locale=es", key)->status, 200);
+  EXPECT_EQ(json(c.Get("/health"))["locales"], nlohmann::json::parse(R"(["en"])"));
   // The next listing gets a new id, not the deleted one (the largest).
   r = c.Post("/products", key, R"([{"id": "N1", "locale": "en", "title": "Yoga Mat Deluxe"}])", "application/json");
   ASSERT_EQ(r->status, 200) << r->body;
@@ -695,7 +701,7 @@ TEST_F(HttpTest, DeletedListingsLeaveEveryStrategyAndTheirIdsAreNotReused) {
     ASSERT_TRUE(store.is_ok());
     auto added = (*store)->find_product("en", "N1");
     ASSERT_TRUE(added.is_ok() && added->has_value());
-    EXPECT_EQ((*added)->id.value(), 25u);
+    EXPECT_EQ((*added)->id.value(), 26u);  // 24 listings, ES1 (25, deleted), then N1
     auto gone = (*store)->find_product("en", "P23");
     ASSERT_TRUE(gone.is_ok());
     EXPECT_FALSE(gone->has_value());

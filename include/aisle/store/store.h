@@ -155,6 +155,8 @@ class Store {
   // (retrieve::update_index removes documents no longer stored; searches skip candidates the
   // store no longer has). One transaction. Writing the listing again later gives it a new id.
   Result<std::optional<ProductId>> delete_product(const std::string& locale, const std::string& external_id);
+  // Whether the catalog holds a listing in `locale` (one indexed lookup).
+  Result<bool> has_locale(const std::string& locale);
 
   // The listing with store id `id`, or nullopt when absent.
   Result<std::optional<Product>> get_product(ProductId id);
