@@ -764,8 +764,22 @@ Result<CandidateSet> SearchPipeline::retrieve(std::string_view query, const Pipe
   // them missing (the features are NaN) rather than failing the search.
   std::vector<float> esci;
   if (classifier_ && !out.documents.empty()) {
+    // A query word the catalog does not have, which a synonym rule of the shop's settings
+    // stands in for ("sneakers" -> "running shoes"), means to the classifier what it means to
+    // the search: the synonym phrases are added to the text it reads. Known words keep the
+    // query as typed (and its node in the engagement graph).
+    std::string classified(query);
+    for (const text::QueryTerm& term : result.lexical.terms) {
+      if (term.synonym_phrase.empty() || term.df == 0) continue;
+      const std::vector<std::string> words = text::query_words(term);
+      const bool unknown_source = std::any_of(result.lexical.terms.begin(), result.lexical.terms.end(), [&](const text::QueryTerm& t) {
+        return t.synonym_of.empty() && t.expanded_from.empty() && t.df == 0 &&
+               std::find(words.begin(), words.end(), t.term) != words.end();
+      });
+      if (unknown_source && classified.find(term.synonym_phrase) == std::string::npos) classified += " " + term.synonym_phrase;
+    }
     std::vector<models::PairInput> pairs;
-    for (const text::Document& document : out.documents) pairs.push_back(models::PairInput{query, search.locale, &document});
+    for (const text::Document& document : out.documents) pairs.push_back(models::PairInput{classified, search.locale, &document});
     auto predicted = classifier_->predict(pairs, graph_.get());
     if (predicted.is_ok()) {
       esci = std::move(*predicted);

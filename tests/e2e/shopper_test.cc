@@ -277,5 +277,32 @@ TEST_F(ShopperTest, TheLayersSayWhyTheyAreOnOrOff) {
   EXPECT_NE(train_log_.find("ranker gate"), std::string::npos) << train_log_;
 }
 
+// The shop's settings teach the search a word its catalog lacks: with "sneakers => running
+// shoes" in aisle.toml, "sneakers" (no answer without it) shows running shoes, and the label
+// (when the classifier is active) judges them as running shoes, not as strangers to the query.
+TEST_F(ShopperTest, ASynonymRuleAnswersAWordTheCatalogLacksAndItsLabelFollows) {
+  const std::string out = (*dir_ / "synonym.json").string();
+  auto cli_search = [&](const std::string& query) {
+    EXPECT_EQ(run(std::string(AISLE_BINARY) + " --progress never search '" + query + "' --data-dir " + data_ +
+                  " --locale en -k 5 --json >" + out),
+              0);
+    std::ifstream in(out);
+    return nlohmann::json::parse(in);
+  };
+  EXPECT_TRUE(cli_search("sneakers")["results"].empty());
+  const std::filesystem::path settings = std::filesystem::path(data_) / "aisle.toml";
+  std::ofstream(settings) << "[locales.en]\nsynonyms = [\"sneakers => running shoes\"]\n";
+  const nlohmann::json reply = cli_search("sneakers");
+  std::filesystem::remove(settings);
+  ASSERT_GE(reply["results"].size(), 3u) << reply.dump();
+  for (int i = 0; i < 3; ++i) {
+    const nlohmann::json& hit = reply["results"][i];
+    EXPECT_NE(lower(hit["title"]).find("running shoes"), std::string::npos) << listing(reply);
+    if (hit.contains("esci")) {
+      EXPECT_EQ(hit["esci"]["label"], "E") << listing(reply);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace aisle
