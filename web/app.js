@@ -147,9 +147,10 @@ function render(body, more) {
 function priceFacet(bucket) {
   const whole = (value) => price(value, state.locale).replace(/[.,]00(?=\D*$)/, "");
   let match;
-  if ((match = bucket.match(/^<([\d.]+)$/))) return [`price=..${match[1]}`, `under ${whole(match[1])}`];
+  // A bucket holds its lower bound, not its upper one: "..<" leaves the upper bound out.
+  if ((match = bucket.match(/^<([\d.]+)$/))) return [`price=..<${match[1]}`, `under ${whole(match[1])}`];
   if ((match = bucket.match(/^([\d.]+)\+$/))) return [`price=${match[1]}..`, `${whole(match[1])} and more`];
-  if ((match = bucket.match(/^([\d.]+)-([\d.]+)$/))) return [`price=${match[1]}..${match[2]}`, `${whole(match[1])} – ${whole(match[2])}`];
+  if ((match = bucket.match(/^([\d.]+)-([\d.]+)$/))) return [`price=${match[1]}..<${match[2]}`, `${whole(match[1])} – ${whole(match[2])}`];
   return [`price=${bucket}`, bucket];
 }
 

@@ -1,6 +1,8 @@
 #include "aisle/rank/result_json.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <string>
 
 #include <fmt/format.h>
@@ -55,7 +57,13 @@ Status parse_filter(const std::string &text, text::Filter *filter) {
     std::optional<double> min, max;
     if (auto dots = value.find(".."); dots != std::string::npos) {
       AISLE_ASSIGN_OR_RETURN(min, number(std::string_view(value).substr(0, dots)));
-      AISLE_ASSIGN_OR_RETURN(max, number(std::string_view(value).substr(dots + 2)));
+      // "..<MAX": MAX itself excluded, as a price facet's bucket [MIN, MAX) counts.
+      std::string_view upper = std::string_view(value).substr(dots + 2);
+      const bool exclusive = !upper.empty() && upper.front() == '<';
+      if (exclusive) upper.remove_prefix(1);
+      AISLE_ASSIGN_OR_RETURN(max, number(upper));
+      if (exclusive && !max) return Status::bad_input("expected a number after ..< in " + key + "=" + value, Where("", 0, "--filter"));
+      if (exclusive) max = std::nextafter(*max, -std::numeric_limits<double>::infinity());
       if (!min && !max) return Status::bad_input("expected " + key + "=" + value_text_hint(key) + ", found " + value, Where("", 0, "--filter"));
       if (min && max && *min > *max) {
         return Status::bad_input("empty range " + key + "=" + value + " (the minimum is above the maximum)", Where("", 0, "--filter"));

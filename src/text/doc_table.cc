@@ -258,7 +258,9 @@ std::map<std::string, std::vector<FacetValue>> DocTable::facets(std::span<const 
   for (std::size_t bucket = 0; bucket < price_counts.size(); ++bucket) {
     if (price_counts[bucket] == 0) continue;
     const auto [low, high] = std::minmax_element(prices.begin(), prices.end());
-    std::string label = bounds.empty()              ? bound_label(*low) + "-" + bound_label(*high)
+    (void)high;
+    // One bucket (too few distinct prices for bounds): every price from the lowest on.
+    std::string label = bounds.empty()              ? bound_label(*low) + "+"
                         : bucket == 0               ? "<" + bound_label(bounds[0])
                         : bucket == bounds.size()   ? bound_label(bounds[bucket - 1]) + "+"
                                                     : bound_label(bounds[bucket - 1]) + "-" + bound_label(bounds[bucket]);

@@ -176,16 +176,24 @@ test("the address holds the search, Back restores it, more results page on, and 
   assert.ok(sorted.length > 1);
   for (const hit of sorted) assert.match(hit.title, /Running Shoes/, JSON.stringify(sorted));
   for (let i = 1; i < sorted.length; ++i) assert.ok(sorted[i - 1].price <= sorted[i].price, JSON.stringify(sorted));
-  // A price facet filters by its range.
+  // A price facet filters by its range: its lower bound in, its upper bound out ("..<"), as
+  // the bucket counted; the results are as many as the facet said.
   const priceFacet = page.locator('#facets button.facet[data-filter^="price="]').first();
-  const range = (await priceFacet.getAttribute("data-filter")).slice("price=".length).split("..").map((v) => (v === "" ? null : Number(v)));
+  const filter = await priceFacet.getAttribute("data-filter");
+  const counted = Number((await priceFacet.innerText()).match(/\((\d+)\)$/)[1]);
+  const [low, high] = filter.slice("price=".length).split("..");
+  const exclusive = high.startsWith("<");
+  const range = [low === "" ? null : Number(low), high.replace("<", "") === "" ? null : Number(high.replace("<", ""))];
   await priceFacet.click();
   await page.waitForSelector("#active-filters .active-filter");
   await page.waitForFunction(() => !document.querySelector("#summary").textContent.startsWith("Searching"));
   const prices = await page.locator("#results li.result .meta").evaluateAll((metas) =>
     metas.map((meta) => Number(meta.textContent.replace(/^.*\$/, "").replace(/,/g, ""))));
   assert.ok(prices.length > 0);
-  for (const p of prices) assert.ok((range[0] === null || p >= range[0]) && (range[1] === null || p <= range[1]), `${p} outside ${range}`);
+  for (const p of prices) {
+    assert.ok((range[0] === null || p >= range[0]) && (range[1] === null || (exclusive ? p < range[1] : p <= range[1])), `${p} outside ${filter}`);
+  }
+  assert.match(await page.locator("#summary").innerText(), new RegExp(`^${counted} results? for`));
   await page.goBack();
   await page.goBack();
   await page.waitForFunction(() => !location.search.includes("sort=") && document.querySelector("#sort").value === "relevance");

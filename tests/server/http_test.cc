@@ -454,6 +454,24 @@ TEST_F(HttpTest, SortsRangeFiltersAndFacetsDescribeTheResultSet) {
   ASSERT_EQ(body["facets"]["brand"].size(), 1u);
   EXPECT_EQ(body["facets"]["brand"][0]["count"], 8);
 
+  // Price buckets hold their lower bound, not their upper one ("<14", "14-18", "30+"); the
+  // filter a bucket gives ("..<") finds exactly the listings it counted.
+  body = get("/search?query=model&k=2");
+  ASSERT_GE(body["facets"]["price"].size(), 2u) << body["facets"].dump();
+  for (const auto& bucket : body["facets"]["price"]) {
+    const std::string label = bucket["value"];
+    std::string filter;
+    if (label.front() == '<') {
+      filter = "price=..<" + label.substr(1);
+    } else if (label.back() == '+') {
+      filter = "price=" + label.substr(0, label.size() - 1) + "..";
+    } else {
+      filter = "price=" + label.substr(0, label.find('-')) + "..<" + label.substr(label.find('-') + 1);
+    }
+    EXPECT_EQ(get("/search?query=model&k=2&filters=" + filter)["total"], bucket["count"]) << label << " -> " << filter;
+  }
+  EXPECT_EQ(ids(get("/search?query=model&k=10&sort=price_asc&filters=price=12..<14")), (V{"P2", "P3"}));
+
   // Numeric attributes: ranges, one value, with price.
   EXPECT_EQ(ids(get("/search?query=model&k=10&sort=price_asc&filters=wattage%3D24..32")), (V{"P4", "P8", "P12"}));
   EXPECT_EQ(ids(get("/search?query=model&k=10&filters=wattage=28")), (V{"P8"}));
