@@ -43,7 +43,7 @@ Command add_config(CLI::App& app) {
     // Against the index: synonyms analyzed as it analyzes, the strategy runnable.
     AISLE_ASSIGN_OR_RETURN(auto pipeline, rank::SearchPipeline::open(*data_dir, context));
     const retrieve::LexicalCatalog& catalog = pipeline->catalog();
-    say("synonyms: {} phrase(s) compiled with the index's analyzers", catalog.synonyms.size());
+    say("synonyms: {} phrase(s) compiled with the index's analyzers", catalog.synonyms->size());
     if (config.default_strategy != "policy") {
       rank::PipelineOptions options;
       auto action = pipeline->action_for(options);

@@ -42,8 +42,7 @@ bool passes(const text::Filter& filter, const io::ProductRecord& record, const t
   if (!filter.categories.empty()) {
     const std::string path = index.category_key(text::category_path_string(record.category));
     bool any = false;
-    for (const std::string& category : filter.categories) {
-      const std::string prefix = index.category_key(category);
+    for (const std::string& prefix : filter.categories) {
       any = any || path == prefix || path.starts_with(prefix + " > ");
     }
     if (!any) return false;
@@ -452,7 +451,7 @@ Status SearchPipeline::use_training_graph(std::uint64_t gate_seed) {
 }
 
 Status SearchPipeline::reload_lexical() {
-  AISLE_ASSIGN_OR_RETURN(retrieve::LexicalCatalog catalog, retrieve::open_lexical(data_dir_));
+  AISLE_ASSIGN_OR_RETURN(retrieve::LexicalCatalog catalog, retrieve::open_lexical(data_dir_, catalog_.get()));
   auto shared = std::make_shared<const retrieve::LexicalCatalog>(std::move(catalog));
   extractor_ = std::make_shared<const FeatureExtractor>(*shared->index, feature_options_);
   catalog_ = std::move(shared);
@@ -587,7 +586,10 @@ Result<CandidateSet> SearchPipeline::retrieve(std::string_view query, const Pipe
   search.facets = options.facets;
   search.typo.enabled = options.typos;
   search.filter = options.filter;
-  search.synonyms = &catalog_->synonyms;
+  // Category keys once per search: passes() compares stored listings' paths with them (the
+  // index's own filter keys them again, to the same keys).
+  for (std::string& category : search.filter.categories) category = catalog_->index->category_key(category);
+  search.synonyms = catalog_->synonyms.get();
   // Results in the query's locale unless the caller asks for others.
   if (search.filter.locales.empty() && !options.all_locales) search.filter.locales = {search.locale};
   // Lexical search runs for the terms and facets even when its hits are not wanted.
@@ -643,7 +645,8 @@ Result<CandidateSet> SearchPipeline::retrieve(std::string_view query, const Pipe
     vector_options.k = post_filter ? depth * 4 : depth;
     vector_options.ef = std::max(options.ef, vector_options.k);
     if (filter.locales.size() == 1) vector_options.filter.locale = filter.locales[0];
-    if (filter.categories.size() == 1) vector_options.filter.category_prefix = filter.categories[0];
+    // The vector index holds the listings' paths as written (search.filter's are keyed).
+    if (filter.categories.size() == 1) vector_options.filter.category_prefix = options.filter.categories[0];
     AISLE_ASSIGN_OR_RETURN(auto neighbours, vectors_->search(query, search.locale, vector_options));
     retrieve::RankedList list;
     list.strategy = retrieve::kFoundVector;
@@ -734,7 +737,7 @@ Result<CandidateSet> SearchPipeline::retrieve(std::string_view query, const Pipe
     AISLE_ASSIGN_OR_RETURN(auto product, store_->get_product(hit.product));
     if (!product) continue;
     // Attribute values are not in the index: every strategy's candidates are checked here.
-    if (!options.filter.attribute_values.empty() && !passes(options.filter, product->record, *catalog_->index)) continue;
+    if (!search.filter.attribute_values.empty() && !passes(search.filter, product->record, *catalog_->index)) continue;
     out.documents.push_back(retrieve::to_document(*product));
     kept.push_back(&hit);
   }
@@ -1073,7 +1076,7 @@ Status SearchPipeline::respond(std::string_view query, const PipelineOptions& op
     search.k = std::max(options.k, options.depth);
     search.typo.enabled = options.typos;
     search.filter = options.filter;
-    search.synonyms = &catalog_->synonyms;
+    search.synonyms = catalog_->synonyms.get();
     AISLE_ASSIGN_OR_RETURN(const text::SearchResult elsewhere, catalog_->index->search(query, search));
     std::vector<std::string> groups;  // one listing per product: the best of its group
     for (const text::Hit& hit : elsewhere.hits) {

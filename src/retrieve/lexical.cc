@@ -125,7 +125,7 @@ Status update_index(store::Store& store, const Context& context, const std::file
   return Status::ok();
 }
 
-Result<LexicalCatalog> open_lexical(const std::filesystem::path& data_dir) {
+Result<LexicalCatalog> open_lexical(const std::filesystem::path& data_dir, const LexicalCatalog* previous) {
   LexicalCatalog catalog;
   auto index = text::InvertedIndex::open(index_path(data_dir));
   if (!index.is_ok()) {
@@ -137,8 +137,14 @@ Result<LexicalCatalog> open_lexical(const std::filesystem::path& data_dir) {
   }
   catalog.index = std::move(*index);
   AISLE_ASSIGN_OR_RETURN(catalog.understanding, QueryUnderstanding::load(index_path(data_dir) / "qu.json"));
-  AISLE_ASSIGN_OR_RETURN(catalog.config, load_config(data_dir));
-  AISLE_ASSIGN_OR_RETURN(catalog.synonyms, text::Synonyms::compile(catalog.config, catalog.index->options().analyzer));
+  if (previous != nullptr) {
+    catalog.config = previous->config;
+    catalog.synonyms = previous->synonyms;
+  } else {
+    AISLE_ASSIGN_OR_RETURN(catalog.config, load_config(data_dir));
+    AISLE_ASSIGN_OR_RETURN(text::Synonyms synonyms, text::Synonyms::compile(catalog.config, catalog.index->options().analyzer));
+    catalog.synonyms = std::make_shared<const text::Synonyms>(std::move(synonyms));
+  }
   catalog.settings_pending = text::index_settings_changes(catalog.index->options(), text::index_options(catalog.config));
   return catalog;
 }

@@ -309,8 +309,9 @@ std::vector<std::string> intent(const retrieve::QueryAnalysis& analysis, std::sp
                                 double min_likelihood = 0.8);
 
 // Whether a stored listing passes a filter, compared as `index` compares (brands and colors
-// without case, category paths by InvertedIndex::category_key, attribute names and values
-// without case): a filter keeps the same listings whichever strategy found them.
+// without case, the listing's category path by InvertedIndex::category_key against the
+// filter's categories, which the caller has keyed already; attribute names and values without
+// case): a filter keeps the same listings whichever strategy found them.
 bool passes(const text::Filter& filter, const io::ProductRecord& record, const text::InvertedIndex& index);
 
 }  // namespace aisle::rank

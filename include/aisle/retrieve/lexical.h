@@ -61,15 +61,18 @@ Status update_index(store::Store& store, const Context& context, const std::file
 struct LexicalCatalog {
   std::unique_ptr<text::InvertedIndex> index;
   std::unique_ptr<QueryUnderstanding> understanding;
-  DataConfig config;        // the data directory's settings file (defaults without one)
-  text::Synonyms synonyms;  // its synonym rules, compiled with the index's analyzer options
+  DataConfig config;  // the data directory's settings file (defaults without one)
+  // Its synonym rules, compiled with the index's analyzer options (never null).
+  std::shared_ptr<const text::Synonyms> synonyms;
   // Index-time settings of the file the index was not built with (`aisle index` applies them).
   std::vector<std::string> settings_pending;
 };
 
 // Opens what update_index() wrote, with the settings file. kNotFound (saying to run `aisle
-// index`) when missing; kBadInput (file:line:key) for a settings file in error.
-Result<LexicalCatalog> open_lexical(const std::filesystem::path& data_dir);
+// index`) when missing; kBadInput (file:line:key) for a settings file in error. With
+// `previous` (a reload after update_index(), which keeps the index's settings), its settings
+// and compiled synonyms are kept: the file is read once per process, not on every reload.
+Result<LexicalCatalog> open_lexical(const std::filesystem::path& data_dir, const LexicalCatalog* previous = nullptr);
 
 struct StructuredOptions {
   // Brand and color slots at least this likely become filters; other slots become boosts.
