@@ -34,6 +34,10 @@ enum F : int {
   kCharTitleContainment,
   kCharTitleDice,
   kLastTermTitle,
+  kUncoveredIdfMax,
+  kTitlePrecision,
+  kLastMatchTitle,
+  kChar3WordMin,
   kQueryTerms,
   kQueryChars,
   kQueryHasNumber,
@@ -104,6 +108,10 @@ const std::vector<FeatureDef>& all_features() {
   defs[kCharTitleContainment] = {"char3_title_containment", false};
   defs[kCharTitleDice] = {"char3_title_dice", false};
   defs[kLastTermTitle] = {"last_term_title", false};
+  defs[kUncoveredIdfMax] = {"uncovered_idf_max", false};
+  defs[kTitlePrecision] = {"title_precision", false};
+  defs[kLastMatchTitle] = {"last_match_title", false};
+  defs[kChar3WordMin] = {"char3_word_min", false};
   defs[kQueryTerms] = {"query_terms", false};
   defs[kQueryChars] = {"query_chars", false};
   defs[kQueryHasNumber] = {"query_has_number", false};
@@ -249,6 +257,24 @@ Status FeatureExtractor::extract(const QueryContext& query, std::span<const Cand
   std::string trigram_text;
   std::vector<std::uint32_t> query_trigrams, title_trigrams;
   char_trigrams(query.text, &trigram_text, &query_trigrams);
+  // Each query word that the analyzer keeps (stop words give no term), as its own trigrams:
+  // the worst-spelled or least-present word decides char3_word_min.
+  std::vector<std::vector<std::uint32_t>> word_trigrams;
+  for (const text::InvertedIndex::Word& word : index_.analyze_words(query.text, query.locale)) {
+    if (word.terms.empty()) continue;
+    word_trigrams.emplace_back();
+    char_trigrams(std::string_view(query.text).substr(word.begin, word.end - word.begin), &trigram_text, &word_trigrams.back());
+    if (word_trigrams.back().empty()) word_trigrams.pop_back();
+  }
+  auto shared_count = [](const std::vector<std::uint32_t>& a, const std::vector<std::uint32_t>& b) {
+    std::size_t shared = 0;
+    for (auto x = a.begin(), y = b.begin(); x != a.end() && y != b.end();) {
+      if (*x < *y) ++x;
+      else if (*y < *x) ++y;
+      else ++shared, ++x, ++y;
+    }
+    return shared;
+  };
 
   std::array<float, kNumFeatures> all{};
   std::vector<std::uint8_t> covered(n_query * text::kNumFields);
@@ -275,12 +301,17 @@ Status FeatureExtractor::extract(const QueryContext& query, std::span<const Cand
     all[kBm25f] = total;
     int any = 0;
     double idf_covered = 0;
+    float uncovered_idf_max = 0;
     for (std::size_t q = 0; q < n_query; ++q) {
       bool hit = false;
       for (int f = 0; f < text::kNumFields; ++f) hit = hit || covered[q * text::kNumFields + static_cast<std::size_t>(f)];
       any += hit ? 1 : 0;
       idf_covered += hit ? query_idf[q] : 0.0;
+      if (!hit) uncovered_idf_max = std::max(uncovered_idf_max, query_idf[q]);
     }
+    // The rarest query word the product lacks: a missing "cadmium" says more than a missing
+    // "pack".
+    all[kUncoveredIdfMax] = uncovered_idf_max;
     for (int f = 0; f < text::kNumFields; ++f) {
       all[kBm25Field0 + f] = per_field[f];
       int count = 0;
@@ -327,15 +358,27 @@ Status FeatureExtractor::extract(const QueryContext& query, std::span<const Cand
       all[kBigramsTitle] = n_query > 1 ? static_cast<float>(bigrams) / static_cast<float>(n_query - 1) : 0.0f;
       auto first = std::find_if(title.begin(), title.end(), [](int t) { return t >= 0; });
       all[kFirstMatchTitle] = first == title.end() ? kMissing : static_cast<float>(first - title.begin());
+      // How much of the title is about the query, and how far towards its end (where a
+      // title names the kind of product) the query reaches.
+      if (!title.empty()) {
+        const auto matched = std::count_if(title.begin(), title.end(), [](int t) { return t >= 0; });
+        all[kTitlePrecision] = static_cast<float>(matched) / static_cast<float>(title.size());
+        auto last = std::find_if(title.rbegin(), title.rend(), [](int t) { return t >= 0; });
+        if (last != title.rend()) {
+          all[kLastMatchTitle] = static_cast<float>(title.rend() - last) / static_cast<float>(title.size());
+        }
+      }
     }
     all[kPhraseDescription] = phrase_in(sequence_of(text::Field::kDescription)) ? 1.0f : 0.0f;
     {
       char_trigrams(document.title, &trigram_text, &title_trigrams);
-      std::size_t shared = 0;
-      for (auto a = query_trigrams.begin(), b = title_trigrams.begin(); a != query_trigrams.end() && b != title_trigrams.end();) {
-        if (*a < *b) ++a;
-        else if (*b < *a) ++b;
-        else ++shared, ++a, ++b;
+      const std::size_t shared = shared_count(query_trigrams, title_trigrams);
+      if (!word_trigrams.empty()) {
+        float word_min = 1;
+        for (const auto& word : word_trigrams) {
+          word_min = std::min(word_min, static_cast<float>(shared_count(word, title_trigrams)) / static_cast<float>(word.size()));
+        }
+        all[kChar3WordMin] = word_min;
       }
       const std::size_t sizes = query_trigrams.size() + title_trigrams.size();
       all[kCharTitleContainment] = query_trigrams.empty() ? 0.0f : static_cast<float>(shared) / static_cast<float>(query_trigrams.size());

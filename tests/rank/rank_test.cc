@@ -104,6 +104,42 @@ TEST_F(FeaturesTest, LexicalFeaturesMatchTheIndexAndSeeOrder) {
   EXPECT_TRUE(std::isnan(feature(schema, rows, 0, "qu_brand")));
 }
 
+TEST_F(FeaturesTest, CharacterTrigramsTitlePrecisionAndTheRarestMissingTerm) {
+  FeatureExtractor extractor(*index_);
+  const FeatureSchema& schema = extractor.schema();
+  QueryContext q = query("red running shoes");
+  std::vector<Candidate> candidates;
+  for (const auto& d : documents_) candidates.push_back(Candidate{&d, {}, {}, {}, {}, {}, {}});
+  std::vector<float> rows;
+  ASSERT_TRUE(extractor.extract(q, candidates, &rows).is_ok());
+  // The title is the query: every trigram, every word, all of the title, to its end.
+  EXPECT_EQ(feature(schema, rows, 0, "char3_title_containment"), 1.0f);
+  EXPECT_EQ(feature(schema, rows, 0, "char3_word_min"), 1.0f);
+  EXPECT_EQ(feature(schema, rows, 0, "title_precision"), 1.0f);
+  EXPECT_EQ(feature(schema, rows, 0, "last_match_title"), 1.0f);
+  EXPECT_EQ(feature(schema, rows, 0, "uncovered_idf_max"), 0.0f);
+  // The same words in another order: the trigrams across word boundaries ("d r", "g s")
+  // are lost, each word's own trigrams are all there.
+  EXPECT_LT(feature(schema, rows, 1, "char3_title_containment"), 1.0f);
+  EXPECT_EQ(feature(schema, rows, 1, "char3_word_min"), 1.0f);
+  // "running socks": half the title is the query's, whose reach ends at its first word; the
+  // rarest missing term is "red" or "shoe" (both in two documents).
+  EXPECT_EQ(feature(schema, rows, 3, "title_precision"), 0.5f);
+  EXPECT_EQ(feature(schema, rows, 3, "last_match_title"), 0.5f);
+  float idf_red = 0, idf_shoe = 0;
+  for (const auto& term : q.terms) {
+    if (term.term == "red") idf_red = term.idf;
+    if (term.term == "shoe") idf_shoe = term.idf;
+  }
+  ASSERT_GT(idf_red, 0.0f);
+  ASSERT_GT(idf_shoe, 0.0f);
+  EXPECT_EQ(feature(schema, rows, 3, "uncovered_idf_max"), std::max(idf_red, idf_shoe));
+  // "blue sandals" shares no word: "red" has none of its trigrams there.
+  EXPECT_EQ(feature(schema, rows, 2, "char3_word_min"), 0.0f);
+  EXPECT_EQ(feature(schema, rows, 2, "title_precision"), 0.0f);
+  EXPECT_TRUE(std::isnan(feature(schema, rows, 2, "last_match_title")));
+}
+
 TEST_F(FeaturesTest, TypoExpansionsCoverTheTermTheyReplace) {
   FeatureExtractor extractor(*index_);
   QueryContext q = query("runing socks");

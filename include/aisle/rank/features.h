@@ -16,7 +16,11 @@
 // Feature groups (docs/formats.md, "Ranking features", lists every name):
 //  - lexical: bm25f, bm25_<field> x 7, coverage_<field> x 7, coverage_any, coverage_idf,
 //    phrase_title, bigrams_title, phrase_description, first_match_title, last_term_title,
-//    char3_title_containment, char3_title_dice (character trigrams shared by query and title)
+//    char3_title_containment, char3_title_dice (character trigrams shared by query and title),
+//    char3_word_min (the query word whose trigrams the title holds least of), uncovered_idf_max
+//    (the idf of the rarest query term the product lacks), title_precision (the share of the
+//    title's terms that are query terms), last_match_title (where the title's last query term
+//    stands, as a fraction of its length)
 //  - query: query_terms, query_chars, query_has_number, query_mean_idf, qu_slots
 //  - product: title_terms, description_terms, log_popularity, log_price
 //  - agreement with query understanding: qu_brand, qu_color, qu_category (+1 the candidate has
@@ -46,7 +50,8 @@
 namespace aisle::rank {
 
 struct FeatureSchema {
-  static constexpr int kVersion = 2;  // 2: char3_title_containment, char3_title_dice, last_term_title
+  static constexpr int kVersion = 3;  // 2: char3_title_containment, char3_title_dice, last_term_title;
+                                      // 3: uncovered_idf_max, title_precision, last_match_title, char3_word_min
   int version = kVersion;
   std::vector<std::string> names;
 
