@@ -6,6 +6,117 @@ const state = { query: "", locale: "en", sort: "relevance", filters: [], searchI
 // Names of the locales the catalog may have (the menu lists the catalog's own, from /health).
 const kLocaleNames = { en: "English", es: "Español", ja: "日本語", de: "Deutsch", fr: "Français", it: "Italiano",
                        pt: "Português", nl: "Nederlands", pl: "Polski", ko: "한국어", zh: "中文" };
+// The page's own words in the search's language (the locale's language; English for one
+// without a table). Static elements name their string in data-i18n (text),
+// data-i18n-placeholder and data-i18n-aria-label; the rest is written through t().
+const kStrings = {
+  en: {
+    search_placeholder: "Search products", language: "Language", search: "Search", filters: "Filters",
+    sort_by: "Sort by", sort_relevance: "Relevance", sort_price_asc: "Price: low to high",
+    sort_price_desc: "Price: high to low", sort_popularity: "Popularity", sort_newest: "Newest",
+    did_you_mean_before: "Did you mean", did_you_mean_after: "?", more: "More results",
+    related_products: "Related products", related_before: "Related to", related_after: "", close: "Close",
+    api_key: "API key (for feedback)", searching: "Searching…", loading: "Loading…",
+    error: (m) => `Error: ${m}`,
+    results: (n, q) => `${n} result${n === 1 ? "" : "s"} for “${q}”`,
+    no_results: (q) => `Nothing in the catalog matches “${q}”`,
+    remove_filter: "Remove filter", add_to_cart: "Add to cart", added_to_cart: "Added to cart", related: "Related",
+    facet_brand: "brand", facet_color: "color", facet_category: "category", facet_price: "price", facet_locale: "language",
+    under: (x) => `under ${x}`, and_more: (x) => `${x} and more`,
+    stored: (type, id) => `${type} on ${id} stored`,
+    needs_key: "Not sent: feedback needs the API key (at the bottom of the page)",
+    not_sent: (m) => `Not sent: ${m}`,
+  },
+  es: {
+    search_placeholder: "Buscar productos", language: "Idioma", search: "Buscar", filters: "Filtros",
+    sort_by: "Ordenar por", sort_relevance: "Relevancia", sort_price_asc: "Precio: de menor a mayor",
+    sort_price_desc: "Precio: de mayor a menor", sort_popularity: "Popularidad", sort_newest: "Novedades",
+    did_you_mean_before: "¿Quiso decir", did_you_mean_after: "?", more: "Más resultados",
+    related_products: "Productos relacionados", related_before: "Relacionados con", related_after: "", close: "Cerrar",
+    api_key: "Clave de API (para las valoraciones)", searching: "Buscando…", loading: "Cargando…",
+    error: (m) => `Error: ${m}`,
+    results: (n, q) => `${n} resultado${n === 1 ? "" : "s"} para «${q}»`,
+    no_results: (q) => `Nada en el catálogo coincide con «${q}»`,
+    remove_filter: "Quitar filtro", add_to_cart: "Añadir al carrito", added_to_cart: "Añadido al carrito",
+    related: "Relacionados",
+    facet_brand: "marca", facet_color: "color", facet_category: "categoría", facet_price: "precio", facet_locale: "idioma",
+    under: (x) => `menos de ${x}`, and_more: (x) => `${x} o más`,
+    stored: (type, id) => `${type} de ${id} guardado`,
+    needs_key: "No enviado: las valoraciones necesitan la clave de API (al pie de la página)",
+    not_sent: (m) => `No enviado: ${m}`,
+  },
+  ja: {
+    search_placeholder: "商品を検索", language: "言語", search: "検索", filters: "絞り込み",
+    sort_by: "並べ替え", sort_relevance: "関連度順", sort_price_asc: "価格の安い順",
+    sort_price_desc: "価格の高い順", sort_popularity: "人気順", sort_newest: "新着順",
+    did_you_mean_before: "もしかして:", did_you_mean_after: "", more: "さらに表示",
+    related_products: "関連商品", related_before: "", related_after: " の関連商品", close: "閉じる",
+    api_key: "API キー（フィードバック用）", searching: "検索中…", loading: "読み込み中…",
+    error: (m) => `エラー: ${m}`,
+    results: (n, q) => `「${q}」の検索結果 ${n} 件`,
+    no_results: (q) => `「${q}」に一致する商品はありません`,
+    remove_filter: "絞り込みを解除", add_to_cart: "カートに入れる", added_to_cart: "カートに追加しました",
+    related: "関連商品",
+    facet_brand: "ブランド", facet_color: "色", facet_category: "カテゴリー", facet_price: "価格", facet_locale: "言語",
+    under: (x) => `${x}未満`, and_more: (x) => `${x}以上`,
+    stored: (type, id) => `${id} の ${type} を保存しました`,
+    needs_key: "送信されませんでした: フィードバックには API キー（ページ下部）が必要です",
+    not_sent: (m) => `送信されませんでした: ${m}`,
+  },
+  de: {
+    search_placeholder: "Produkte suchen", language: "Sprache", search: "Suchen", filters: "Filter",
+    sort_by: "Sortieren nach", sort_relevance: "Relevanz", sort_price_asc: "Preis: aufsteigend",
+    sort_price_desc: "Preis: absteigend", sort_popularity: "Beliebtheit", sort_newest: "Neueste",
+    did_you_mean_before: "Meinten Sie", did_you_mean_after: "?", more: "Weitere Ergebnisse",
+    related_products: "Passende Produkte", related_before: "Passend zu", related_after: "", close: "Schließen",
+    api_key: "API-Schlüssel (für Feedback)", searching: "Suche läuft…", loading: "Wird geladen…",
+    error: (m) => `Fehler: ${m}`,
+    results: (n, q) => `${n} Ergebnis${n === 1 ? "" : "se"} für „${q}“`,
+    no_results: (q) => `Nichts im Katalog passt zu „${q}“`,
+    remove_filter: "Filter entfernen", add_to_cart: "In den Warenkorb", added_to_cart: "Im Warenkorb",
+    related: "Passendes",
+    facet_brand: "Marke", facet_color: "Farbe", facet_category: "Kategorie", facet_price: "Preis", facet_locale: "Sprache",
+    under: (x) => `unter ${x}`, and_more: (x) => `ab ${x}`,
+    stored: (type, id) => `${type} zu ${id} gespeichert`,
+    needs_key: "Nicht gesendet: Feedback braucht den API-Schlüssel (unten auf der Seite)",
+    not_sent: (m) => `Nicht gesendet: ${m}`,
+  },
+  fr: {
+    search_placeholder: "Rechercher des produits", language: "Langue", search: "Rechercher", filters: "Filtres",
+    sort_by: "Trier par", sort_relevance: "Pertinence", sort_price_asc: "Prix croissant",
+    sort_price_desc: "Prix décroissant", sort_popularity: "Popularité", sort_newest: "Nouveautés",
+    did_you_mean_before: "Vouliez-vous dire", did_you_mean_after: " ?", more: "Plus de résultats",
+    related_products: "Produits associés", related_before: "Associés à", related_after: "", close: "Fermer",
+    api_key: "Clé d'API (pour les retours)", searching: "Recherche…", loading: "Chargement…",
+    error: (m) => `Erreur : ${m}`,
+    results: (n, q) => `${n} résultat${n > 1 ? "s" : ""} pour « ${q} »`,
+    no_results: (q) => `Rien dans le catalogue ne correspond à « ${q} »`,
+    remove_filter: "Retirer le filtre", add_to_cart: "Ajouter au panier", added_to_cart: "Ajouté au panier",
+    related: "Associés",
+    facet_brand: "marque", facet_color: "couleur", facet_category: "catégorie", facet_price: "prix", facet_locale: "langue",
+    under: (x) => `moins de ${x}`, and_more: (x) => `${x} et plus`,
+    stored: (type, id) => `${type} sur ${id} enregistré`,
+    needs_key: "Non envoyé : les retours demandent la clé d'API (en bas de la page)",
+    not_sent: (m) => `Non envoyé : ${m}`,
+  },
+};
+
+let uiLocale = "en";
+function t(key, ...args) {
+  const strings = kStrings[uiLocale.split("-")[0]] || kStrings.en;
+  const value = key in strings ? strings[key] : kStrings.en[key];
+  return typeof value === "function" ? value(...args) : value;
+}
+
+// The static words of the page, and its language for screen readers and fonts.
+function localize(locale = state.locale) {
+  uiLocale = locale || "en";
+  document.documentElement.lang = uiLocale;
+  for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+  for (const node of document.querySelectorAll("[data-i18n-placeholder]")) node.placeholder = t(node.dataset.i18nPlaceholder);
+  for (const node of document.querySelectorAll("[data-i18n-aria-label]")) node.setAttribute("aria-label", t(node.dataset.i18nAriaLabel));
+}
+
 // The currency of each locale's prices: /health's "currencies" (the data directory's
 // aisle.toml, else the language's usual one); a search reply's "currency" for its locale.
 const currencies = {};
@@ -59,6 +170,7 @@ function restore(search) {
   $("query").value = state.query;
   $("locale").value = state.locale;
   $("sort").value = state.sort;
+  localize();
 }
 
 async function search({ remember = true, more = false } = {}) {
@@ -68,14 +180,14 @@ async function search({ remember = true, more = false } = {}) {
   if (more) params.set("offset", String(state.nextOffset));
   if (remember && !more && location.search !== address()) history.pushState(null, "", address());
   if (!more) {
-    $("summary").textContent = "Searching…";
+    $("summary").textContent = t("searching");
     $("related").hidden = true;  // it showed a product of the previous results
     $("related-list").replaceChildren();
   }
   const response = await fetch("/search?" + params.toString());
   const body = await response.json();
   if (!response.ok) {
-    $("summary").textContent = "Error: " + body.error.message;
+    $("summary").textContent = t("error", body.error.message);
     $("results").replaceChildren();
     $("more").hidden = true;
     return;
@@ -89,8 +201,8 @@ async function search({ remember = true, more = false } = {}) {
 
 function render(body, more) {
   $("summary").textContent = body.notice && state.results.length === 0
-    ? body.notice
-    : `${body.total} result${body.total === 1 ? "" : "s"} for “${body.query}”`;
+    ? t("no_results", body.query)
+    : t("results", body.total, body.query);
   if (!more) {
     $("did-you-mean").hidden = !body.did_you_mean;
     if (body.did_you_mean) {
@@ -102,7 +214,7 @@ function render(body, more) {
   $("summary").title = `strategies ${body.strategy}` + (body.policy ? ` (chosen by ${body.policy})` : "");
   $("more").hidden = state.nextOffset === null;
   $("active-filters").replaceChildren(...state.filters.map((filter) =>
-    el("button", { type: "button", class: "active-filter", title: "Remove filter",
+    el("button", { type: "button", class: "active-filter", title: t("remove_filter"),
                    onclick: () => { state.filters = state.filters.filter((f) => f !== filter); search(); } }, filter + " ✕")));
   const items = body.results.map((hit) => {
     const chips = (hit.found_by || "").split("+").filter(Boolean).map((name) => el("span", { class: "chip found-by" }, name));
@@ -114,8 +226,8 @@ function render(body, more) {
     if (hit.esci) line.append(el("span", { class: "badge esci " + hit.esci.label, title: `P(${hit.esci.label}) = ${hit.esci[hit.esci.label].toFixed(2)}` }, hit.esci.label));
     const meta = el("div", { class: "meta" }, [hit.brand, hit.price !== undefined ? price(hit.price, hit.locale || state.locale) : null].filter(Boolean).join(" · "));
     const actions = el("div", { class: "actions" },
-      el("button", { type: "button", class: "add-to-cart", onclick: () => feedback(hit, "add_to_cart") }, "Add to cart"),
-      el("button", { type: "button", class: "show-related", onclick: () => related(hit) }, "Related"));
+      el("button", { type: "button", class: "add-to-cart", onclick: () => feedback(hit, "add_to_cart") }, t("add_to_cart")),
+      el("button", { type: "button", class: "show-related", onclick: () => related(hit) }, t("related")));
     const snippet = el("p", { class: "snippet" });
     if (hit.highlight && hit.highlight.description) snippet.innerHTML = hit.highlight.description;
     const body = el("div", { class: "result-body" }, line, meta, snippet, el("div", {}, ...chips), actions);
@@ -132,9 +244,10 @@ function render(body, more) {
   for (const name of own.concat(Object.keys(facets).filter((key) => !own.includes(key)).sort())) {
     const values = (facets[name] || []).slice(0, 8);
     if (values.length === 0) continue;
-    groups.push(el("h3", {}, name));
+    groups.push(el("h3", {}, own.includes(name) ? t("facet_" + name) : name));
     for (const value of values) {
-      const [filter, label] = name === "price" ? priceFacet(value.value) : [`${name}=${value.value}`, value.value];
+      const [filter, label] = name === "price" ? priceFacet(value.value)
+        : [`${name}=${value.value}`, name === "locale" ? kLocaleNames[value.value.split("-")[0]] || value.value : value.value];
       groups.push(el("button", { type: "button", class: "facet", "data-filter": filter,
                                  onclick: () => { if (!state.filters.includes(filter)) state.filters.push(filter); search(); } },
                      `${label} (${value.count})`));
@@ -148,8 +261,8 @@ function priceFacet(bucket) {
   const whole = (value) => price(value, state.locale).replace(/[.,]00(?=\D*$)/, "");
   let match;
   // A bucket holds its lower bound, not its upper one: "..<" leaves the upper bound out.
-  if ((match = bucket.match(/^<([\d.]+)$/))) return [`price=..<${match[1]}`, `under ${whole(match[1])}`];
-  if ((match = bucket.match(/^([\d.]+)\+$/))) return [`price=${match[1]}..`, `${whole(match[1])} and more`];
+  if ((match = bucket.match(/^<([\d.]+)$/))) return [`price=..<${match[1]}`, t("under", whole(match[1]))];
+  if ((match = bucket.match(/^([\d.]+)\+$/))) return [`price=${match[1]}..`, t("and_more", whole(match[1]))];
   if ((match = bucket.match(/^([\d.]+)-([\d.]+)$/))) return [`price=${match[1]}..<${match[2]}`, `${whole(match[1])} – ${whole(match[2])}`];
   return [`price=${bucket}`, bucket];
 }
@@ -157,7 +270,7 @@ function priceFacet(bucket) {
 async function related(hit) {
   $("related").hidden = false;
   $("related-title").textContent = hit.title || hit.product_id;
-  $("related-list").replaceChildren(el("li", {}, "Loading…"));
+  $("related-list").replaceChildren(el("li", {}, t("loading")));
   const response = await fetch(`/related/${encodeURIComponent(hit.product_id)}?locale=${state.locale}&k=5`);
   const body = await response.json();
   if (!response.ok) {
@@ -189,17 +302,17 @@ async function feedback(hit, type) {
   const response = await fetch("/events", { method: "POST", headers: { "Content-Type": "application/json", "X-API-Key": $("api-key").value },
                                             body: JSON.stringify({ events: [event] }) });
   const body = await response.json().catch(() => ({ error: { message: `HTTP ${response.status}` } }));
-  const text = response.ok ? `${type} on ${hit.product_id} stored`
+  const text = response.ok ? t("stored", type, hit.product_id)
     : response.status === 401 || response.status === 403
-      ? "Not sent: feedback needs the API key (at the bottom of the page)"
-      : `Not sent: ${body.error.message}`;
+      ? t("needs_key")
+      : t("not_sent", body.error.message);
   status(text);
   // The outcome shows where the shopper acted: under the result's buttons.
   const item = document.querySelector(`#results li.result[data-product-id="${CSS.escape(hit.product_id)}"] .result-body`);
   if (item) {
     let note = item.querySelector(".note");
     if (!note) item.append(note = el("p", { class: "note", role: "status" }));
-    note.textContent = response.ok ? (type === "add_to_cart" ? "Added to cart" : "") : text;
+    note.textContent = response.ok ? (type === "add_to_cart" ? t("added_to_cart") : "") : text;
     note.classList.toggle("error", !response.ok);
     if (!response.ok && (response.status === 401 || response.status === 403)) $("api-key").focus();
   }
@@ -211,8 +324,11 @@ $("search-form").addEventListener("submit", (e) => {
   state.locale = $("locale").value;
   state.sort = $("sort").value;
   state.filters = [];
+  localize();
   search();
 });
+// The page speaks the language chosen, before the next search too.
+$("locale").addEventListener("change", () => localize($("locale").value));
 // Autocomplete: the shoppers' queries and product titles that start with what is typed
 // (GET /suggest), offered by the search box's list; the newest keystroke wins.
 let suggestTimer = null, suggestSeq = 0;

@@ -213,6 +213,24 @@ test("the address holds the search, Back restores it, more results page on, and 
   const meta = await page.locator("#results li.result .meta").first().innerText();
   assert.match(meta, /[¥￥]\s?[\d,]+$/, meta);
   assert.equal(await page.locator("#related").isVisible(), false);
+  // The page speaks the search's language: its own words, the summary, the result buttons.
+  assert.match(await page.locator("#summary").innerText(), /^「ランニングシューズ」の検索結果 \d+ 件$/);
+  assert.equal(await page.locator("#search-button").innerText(), "検索");
+  assert.equal(await page.getAttribute("#query", "placeholder"), "商品を検索");
+  assert.equal(await page.locator('#sort option[value="relevance"]').innerText(), "関連度順");
+  assert.equal(await page.locator("#results li.result .add-to-cart").first().innerText(), "カートに入れる");
+  assert.equal(await page.getAttribute("html", "lang"), "ja");
+  // Spanish too; and back in English, English again.
+  await page.selectOption("#locale", "es");
+  await page.fill("#query", "zapatillas");
+  await page.press("#query", "Enter");
+  await page.waitForFunction(() => document.querySelector("#summary").textContent.includes("«zapatillas»"));
+  assert.match(await page.locator("#summary").innerText(), /^(\d+ resultados? para|Nada en el catálogo coincide con) «zapatillas»$/);
+  assert.equal(await page.locator("#search-button").innerText(), "Buscar");
+  await page.goBack();
+  await page.goBack();
+  await page.waitForFunction(() => document.querySelector("#search-button").textContent === "Search");
+  assert.equal(await page.getAttribute("html", "lang"), "en");
   assert.deepEqual(errors, []);
 });
 
