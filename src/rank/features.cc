@@ -68,27 +68,71 @@ enum F : int {
   kNumFeatures,
 };
 
-// The distinct character trigrams of a text (bytes, ASCII letters lower-cased, other ASCII
-// punctuation and spaces one separator, padded), sorted: spelling-level overlap that survives
-// "de walt" / "dewalt" and misspellings the analyzer keeps apart.
-// `out` and `norm` are the caller's buffers, reused across candidates.
-void char_trigrams(std::string_view text, std::string* norm, std::vector<std::uint32_t>* out) {
+// Character trigrams (bytes; ASCII letters lower-cased, other ASCII punctuation and spaces one
+// separator, padded): spelling-level overlap that survives "de walt" / "dewalt" and
+// misspellings the analyzer keeps apart. `norm` is the caller's buffer, reused.
+void trigram_text(std::string_view text, std::string* norm) {
   norm->assign(1, ' ');
   for (char c : text) {
     const auto u = static_cast<unsigned char>(c);
-    if (u >= 0x80 || std::isalnum(u)) *norm += static_cast<char>(u < 0x80 ? std::tolower(u) : u);
+    const bool digit = u >= '0' && u <= '9', upper = u >= 'A' && u <= 'Z', lower = u >= 'a' && u <= 'z';
+    if (u >= 0x80 || digit || lower) *norm += c;
+    else if (upper) *norm += static_cast<char>(u - 'A' + 'a');
     else if (norm->back() != ' ') *norm += ' ';
   }
   if (norm->back() != ' ') *norm += ' ';
+}
+
+std::uint32_t trigram_at(const std::string& norm, std::size_t i) {
+  return static_cast<std::uint32_t>(static_cast<unsigned char>(norm[i])) << 16 |
+         static_cast<std::uint32_t>(static_cast<unsigned char>(norm[i + 1])) << 8 |
+         static_cast<std::uint32_t>(static_cast<unsigned char>(norm[i + 2]));
+}
+
+// The distinct trigrams of a text, sorted (the query's side, once per query).
+void char_trigrams(std::string_view text, std::string* norm, std::vector<std::uint32_t>* out) {
+  trigram_text(text, norm);
   out->clear();
-  for (std::size_t i = 0; i + 3 <= norm->size(); ++i) {
-    out->push_back(static_cast<std::uint32_t>(static_cast<unsigned char>((*norm)[i])) << 16 |
-                   static_cast<std::uint32_t>(static_cast<unsigned char>((*norm)[i + 1])) << 8 |
-                   static_cast<std::uint32_t>(static_cast<unsigned char>((*norm)[i + 2])));
-  }
+  for (std::size_t i = 0; i + 3 <= norm->size(); ++i) out->push_back(trigram_at(*norm, i));
   std::sort(out->begin(), out->end());
   out->erase(std::unique(out->begin(), out->end()), out->end());
 }
+
+// A set of trigrams that forgets its contents in O(1) (a new stamp): the candidate's side,
+// where sorting each title's trigrams cost more than every other feature together.
+class TrigramSet {
+ public:
+  // Empties the set, sized for `n` insertions.
+  void reset(std::size_t n) {
+    std::size_t capacity = 64;
+    while (capacity < 2 * n) capacity *= 2;
+    if (capacity > keys_.size()) {
+      keys_.assign(capacity, 0);
+      stamps_.assign(capacity, 0);
+      stamp_ = 0;
+    }
+    if (++stamp_ == 0) {  // wrapped: forget the old stamps for real
+      std::fill(stamps_.begin(), stamps_.end(), 0);
+      stamp_ = 1;
+    }
+  }
+  // true when `key` was not in the set.
+  bool insert(std::uint32_t key) {
+    const std::size_t mask = keys_.size() - 1;
+    for (std::size_t slot = (key * 2654435761u) & mask;; slot = (slot + 1) & mask) {
+      if (stamps_[slot] != stamp_) {
+        stamps_[slot] = stamp_;
+        keys_[slot] = key;
+        return true;
+      }
+      if (keys_[slot] == key) return false;
+    }
+  }
+
+ private:
+  std::vector<std::uint32_t> keys_, stamps_;
+  std::uint32_t stamp_ = 0;
+};
 
 const std::vector<FeatureDef>& all_features() {
   static const std::vector<FeatureDef> all = [] {
@@ -254,27 +298,41 @@ Status FeatureExtractor::extract(const QueryContext& query, std::span<const Cand
   int query_chars = 0;
   for (char c : query.text) query_chars += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
 
-  std::string trigram_text;
-  std::vector<std::uint32_t> query_trigrams, title_trigrams;
-  char_trigrams(query.text, &trigram_text, &query_trigrams);
-  // Each query word that the analyzer keeps (stop words give no term), as its own trigrams:
-  // the worst-spelled or least-present word decides char3_word_min.
+  // The query's trigrams and, for each query word the analyzer keeps (stop words give no
+  // term), the word's own: the worst-spelled or least-present word decides char3_word_min.
+  // All of them as one sorted key list; a title marks the keys it holds.
+  std::string trigram_buffer;
+  std::vector<std::uint32_t> query_trigrams, keys;
+  char_trigrams(query.text, &trigram_buffer, &query_trigrams);
   std::vector<std::vector<std::uint32_t>> word_trigrams;
   for (const text::InvertedIndex::Word& word : index_.analyze_words(query.text, query.locale)) {
     if (word.terms.empty()) continue;
     word_trigrams.emplace_back();
-    char_trigrams(std::string_view(query.text).substr(word.begin, word.end - word.begin), &trigram_text, &word_trigrams.back());
+    char_trigrams(std::string_view(query.text).substr(word.begin, word.end - word.begin), &trigram_buffer, &word_trigrams.back());
     if (word_trigrams.back().empty()) word_trigrams.pop_back();
   }
-  auto shared_count = [](const std::vector<std::uint32_t>& a, const std::vector<std::uint32_t>& b) {
-    std::size_t shared = 0;
-    for (auto x = a.begin(), y = b.begin(); x != a.end() && y != b.end();) {
-      if (*x < *y) ++x;
-      else if (*y < *x) ++y;
-      else ++shared, ++x, ++y;
-    }
-    return shared;
+  keys = query_trigrams;
+  for (const auto& word : word_trigrams) keys.insert(keys.end(), word.begin(), word.end());
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  auto key_index = [&](std::uint32_t trigram) {
+    return static_cast<std::size_t>(std::lower_bound(keys.begin(), keys.end(), trigram) - keys.begin());
   };
+  std::vector<std::size_t> query_keys;
+  for (std::uint32_t trigram : query_trigrams) query_keys.push_back(key_index(trigram));
+  std::vector<std::vector<std::size_t>> word_keys;
+  for (const auto& word : word_trigrams) {
+    word_keys.emplace_back();
+    for (std::uint32_t trigram : word) word_keys.back().push_back(key_index(trigram));
+  }
+  // A 4,096-bit filter of the keys: most of a title's trigrams are no key, and the filter
+  // says so without a search.
+  std::array<std::uint64_t, 64> key_filter{};
+  auto filter_bit = [](std::uint32_t trigram) { return (trigram * 2654435761u) >> 20; };
+  for (std::uint32_t key : keys) key_filter[filter_bit(key) >> 6] |= std::uint64_t{1} << (filter_bit(key) & 63);
+  TrigramSet title_trigrams;
+  std::vector<std::uint32_t> key_seen(keys.size(), 0);  // the candidate number that saw the key
+  std::uint32_t candidate_number = 0;
 
   std::array<float, kNumFeatures> all{};
   std::vector<std::uint8_t> covered(n_query * text::kNumFields);
@@ -371,16 +429,33 @@ Status FeatureExtractor::extract(const QueryContext& query, std::span<const Cand
     }
     all[kPhraseDescription] = phrase_in(sequence_of(text::Field::kDescription)) ? 1.0f : 0.0f;
     {
-      char_trigrams(document.title, &trigram_text, &title_trigrams);
-      const std::size_t shared = shared_count(query_trigrams, title_trigrams);
-      if (!word_trigrams.empty()) {
+      trigram_text(document.title, &trigram_buffer);
+      const std::size_t positions = trigram_buffer.size() >= 3 ? trigram_buffer.size() - 2 : 0;
+      title_trigrams.reset(positions);
+      ++candidate_number;
+      std::size_t title_distinct = 0;
+      for (std::size_t i = 0; i < positions; ++i) {
+        const std::uint32_t trigram = trigram_at(trigram_buffer, i);
+        if (!title_trigrams.insert(trigram)) continue;
+        ++title_distinct;
+        if (!(key_filter[filter_bit(trigram) >> 6] >> (filter_bit(trigram) & 63) & 1)) continue;
+        auto key = std::lower_bound(keys.begin(), keys.end(), trigram);
+        if (key != keys.end() && *key == trigram) key_seen[static_cast<std::size_t>(key - keys.begin())] = candidate_number;
+      }
+      auto seen = [&](const std::vector<std::size_t>& indexes) {
+        std::size_t count = 0;
+        for (std::size_t k : indexes) count += key_seen[k] == candidate_number ? 1 : 0;
+        return count;
+      };
+      const std::size_t shared = seen(query_keys);
+      if (!word_keys.empty()) {
         float word_min = 1;
-        for (const auto& word : word_trigrams) {
-          word_min = std::min(word_min, static_cast<float>(shared_count(word, title_trigrams)) / static_cast<float>(word.size()));
+        for (const auto& word : word_keys) {
+          word_min = std::min(word_min, static_cast<float>(seen(word)) / static_cast<float>(word.size()));
         }
         all[kChar3WordMin] = word_min;
       }
-      const std::size_t sizes = query_trigrams.size() + title_trigrams.size();
+      const std::size_t sizes = query_trigrams.size() + title_distinct;
       all[kCharTitleContainment] = query_trigrams.empty() ? 0.0f : static_cast<float>(shared) / static_cast<float>(query_trigrams.size());
       all[kCharTitleDice] = sizes == 0 ? 0.0f : 2.0f * static_cast<float>(shared) / static_cast<float>(sizes);
     }

@@ -140,6 +140,80 @@ TEST_F(FeaturesTest, CharacterTrigramsTitlePrecisionAndTheRarestMissingTerm) {
   EXPECT_TRUE(std::isnan(feature(schema, rows, 2, "last_match_title")));
 }
 
+// The trigram features as their definition says, with sorted sets: the twin of the
+// extractor's stamped-set path.
+std::set<std::uint32_t> naive_trigrams(std::string_view text) {
+  std::string norm = " ";
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x80 || std::isalnum(u)) norm += static_cast<char>(u < 0x80 ? std::tolower(u) : u);
+    else if (norm.back() != ' ') norm += ' ';
+  }
+  if (norm.back() != ' ') norm += ' ';
+  std::set<std::uint32_t> out;
+  for (std::size_t i = 0; i + 3 <= norm.size(); ++i) {
+    out.insert(static_cast<std::uint32_t>(static_cast<unsigned char>(norm[i])) << 16 |
+               static_cast<std::uint32_t>(static_cast<unsigned char>(norm[i + 1])) << 8 |
+               static_cast<std::uint32_t>(static_cast<unsigned char>(norm[i + 2])));
+  }
+  return out;
+}
+
+TEST(FeaturesTrigrams, EqualTheSortedSetDefinitionOnRandomTitles) {
+  // Words from three scripts, punctuation, repeats, long titles (the set grows past its
+  // first size) and a Japanese query whose words are not space-separated.
+  const std::vector<std::string> words = {"Red", "red", "RUNNING", "shoes", "3/4", "in.", "x", "de-walt", "DeWalt",
+                                          "zapatillas", "cafe\xcc\x81", "ランニング", "シューズ", "靴", "a", "the", "(2-Pack)"};
+  std::mt19937 random(7);
+  auto text_of = [&](int n, const char* glue) {
+    std::string out;
+    for (int i = 0; i < n; ++i) out += (i ? glue : "") + words[random() % words.size()];
+    return out;
+  };
+  std::vector<text::Document> documents;
+  for (std::uint32_t i = 0; i < 60; ++i) {
+    documents.push_back(doc(i, text_of(1 + static_cast<int>(random() % (i % 10 == 0 ? 120 : 12)), i % 3 ? " " : ""), "", ""));
+    documents.back().locale = i % 2 ? "en" : "ja";
+  }
+  auto index = text::InvertedIndex::create();
+  ASSERT_TRUE(index->upsert(documents, Context::for_tests()).is_ok());
+  FeatureExtractor extractor(*index);
+  for (int round = 0; round < 40; ++round) {
+    QueryContext q;
+    q.locale = round % 2 ? "en" : "ja";
+    q.text = text_of(1 + round % 5, round % 4 == 0 ? "" : " ");
+    std::vector<Candidate> candidates;
+    for (const auto& d : documents) candidates.push_back(Candidate{&d, {}, {}, {}, {}, {}, {}});
+    std::vector<float> rows;
+    ASSERT_TRUE(extractor.extract(q, candidates, &rows).is_ok());
+    const std::set<std::uint32_t> query = naive_trigrams(q.text);
+    std::vector<std::set<std::uint32_t>> query_words;
+    for (const auto& word : index->analyze_words(q.text, q.locale)) {
+      if (word.terms.empty()) continue;
+      auto trigrams = naive_trigrams(std::string_view(q.text).substr(word.begin, word.end - word.begin));
+      if (!trigrams.empty()) query_words.push_back(std::move(trigrams));
+    }
+    for (std::size_t i = 0; i < documents.size(); ++i) {
+      const std::set<std::uint32_t> title = naive_trigrams(documents[i].title);
+      auto shared = [&](const std::set<std::uint32_t>& a) {
+        return static_cast<float>(std::count_if(a.begin(), a.end(), [&](std::uint32_t t) { return title.count(t) > 0; }));
+      };
+      const std::string where = "query \"" + q.text + "\", title \"" + documents[i].title + "\"";
+      EXPECT_EQ(feature(extractor.schema(), rows, i, "char3_title_containment"),
+                query.empty() ? 0.0f : shared(query) / static_cast<float>(query.size())) << where;
+      EXPECT_EQ(feature(extractor.schema(), rows, i, "char3_title_dice"),
+                2.0f * shared(query) / static_cast<float>(query.size() + title.size())) << where;
+      if (query_words.empty()) {
+        EXPECT_TRUE(std::isnan(feature(extractor.schema(), rows, i, "char3_word_min"))) << where;
+      } else {
+        float word_min = 1;
+        for (const auto& word : query_words) word_min = std::min(word_min, shared(word) / static_cast<float>(word.size()));
+        EXPECT_EQ(feature(extractor.schema(), rows, i, "char3_word_min"), word_min) << where;
+      }
+    }
+  }
+}
+
 TEST_F(FeaturesTest, TypoExpansionsCoverTheTermTheyReplace) {
   FeatureExtractor extractor(*index_);
   QueryContext q = query("runing socks");
