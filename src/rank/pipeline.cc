@@ -12,6 +12,7 @@
 
 #include "aisle/core/check.h"
 #include "aisle/rank/esci.h"
+#include "aisle/rank/result_json.h"
 
 namespace aisle::rank {
 
@@ -770,8 +771,15 @@ Result<CandidateSet> SearchPipeline::retrieve(std::string_view query, const Pipe
     // A query word the catalog does not have, which a synonym rule of the shop's settings
     // stands in for ("sneakers" -> "running shoes"), means to the classifier what it means to
     // the search: the synonym phrases are added to the text it reads. Known words keep the
-    // query as typed (and its node in the engagement graph).
+    // query as typed (and its node in the engagement graph). A misspelled word the search
+    // corrected reads as the correction ("runing shoos" -> "running shoes", what "did you
+    // mean" offers), spelled as the candidates spell it.
     std::string classified(query);
+    if (std::any_of(result.lexical.terms.begin(), result.lexical.terms.end(), [](const text::QueryTerm& t) { return !t.expanded_from.empty(); })) {
+      std::vector<std::string> titles;
+      for (const text::Document& document : out.documents) titles.push_back(document.title);
+      if (auto corrected = corrected_query(*catalog_->index, query, search.locale, result.lexical.terms, titles)) classified = *corrected;
+    }
     for (const text::QueryTerm& term : result.lexical.terms) {
       if (term.synonym_phrase.empty() || term.df == 0) continue;
       const std::vector<std::string> words = text::query_words(term);

@@ -8,6 +8,7 @@
 //    reply says why)}.
 // The labels accept E or S: the classifier tells a match from a complement or an irrelevant
 // product reliably, but confuses Exact with Substitute on about one query in seven (issue 23).
+// A misspelled query is classified as its correction reads, so its label must be E.
 // Every result must be in the query's locale. The test fails when any learned layer makes the
 // result worse than lexical search alone: per query (a check lexical passes and the default
 // pipeline fails) and on the sample's held-out test queries (mean nDCG@10).
