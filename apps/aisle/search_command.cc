@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "aisle/core/files.h"
 #include "aisle/rank/clicks.h"
 #include "aisle/rank/online.h"
 #include "aisle/rank/pipeline.h"
@@ -31,6 +32,7 @@ Command add_index(CLI::App& app) {
   app.add_flag("--no-vectors", args->no_vectors, "Skip embedding products even when an encoder exists");
   return [args](const Context& context) -> Status {
     AISLE_ASSIGN_OR_RETURN(auto store, store::Store::open(args->data_dir));
+    AISLE_ASSIGN_OR_RETURN(const DirectoryLock lock, DirectoryLock::acquire(args->data_dir, "aisle index"));
     retrieve::IndexUpdateOptions options;
     options.rebuild = args->rebuild;
     options.apply_settings = true;
@@ -76,6 +78,9 @@ Command add_delete(CLI::App& app) {
   return [args](const Context& context) -> Status {
     AISLE_ASSIGN_OR_RETURN(Locale locale, Locale::parse(args->locale));
     AISLE_ASSIGN_OR_RETURN(auto store, store::Store::open(args->data_dir));
+    // A running server holds the directory: delete through its API then (its index and
+    // vectors would not see this process's changes).
+    AISLE_ASSIGN_OR_RETURN(const DirectoryLock lock, DirectoryLock::acquire(args->data_dir, "aisle delete"));
     std::vector<ProductId> deleted;
     for (const std::string& id : args->ids) {
       AISLE_ASSIGN_OR_RETURN(const std::optional<ProductId> product, store->delete_product(locale.code(), id));
@@ -83,8 +88,7 @@ Command add_delete(CLI::App& app) {
       deleted.push_back(*product);
     }
     // The derived indexes: the lexical index drops what the store no longer has; the vectors,
-    // when the data directory has them, are saved without them. (A server running on this
-    // data directory catches up when it restarts; delete through its API while it runs.)
+    // when the data directory has them, are saved without them.
     retrieve::IndexUpdateReport report;
     AISLE_RETURN_IF_ERROR(retrieve::update_index(*store, context, args->data_dir, {}, &report));
     std::string vectors = "no vectors";

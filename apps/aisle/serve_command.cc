@@ -4,12 +4,15 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
 
+#include "aisle/core/files.h"
 #include "aisle/server/engine.h"
 #include "aisle/server/http.h"
 #include "commands.h"
@@ -93,6 +96,12 @@ Command add_serve(CLI::App& app) {
     server::EngineOptions engine_options = args->engine;
     engine_options.data_dir = args->data_dir;
     engine_options.online.feedback_window_ms = args->feedback_window_s * 1000;
+    // The server writes the index, vectors, memory and policy of its directory: no other
+    // writer while it runs (a missing directory is Engine::open's error to report).
+    std::optional<DirectoryLock> lock;
+    if (std::filesystem::is_directory(args->data_dir)) {
+      AISLE_ASSIGN_OR_RETURN(lock, DirectoryLock::acquire(args->data_dir, "aisle serve"));
+    }
     AISLE_ASSIGN_OR_RETURN(auto engine, server::Engine::open(engine_options, context));
     server::HttpServer http(*engine, serve);
     AISLE_ASSIGN_OR_RETURN(const int port, http.bind());

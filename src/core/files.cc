@@ -1,6 +1,7 @@
 #include "aisle/core/files.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -69,6 +70,42 @@ std::uint64_t checksum64(std::span<const std::uint8_t> data) {
   }
   for (; i < data.size(); ++i) hash = (hash ^ data[i]) * 0x100000001b3ULL;
   return hash;
+}
+
+Result<DirectoryLock> DirectoryLock::acquire(const std::filesystem::path& dir, std::string_view holder) {
+  const std::filesystem::path path = dir / "aisle.lock";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::io_error("cannot open the lock file " + path.string() + ": " + std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
+    std::string who(256, '\0');
+    const ssize_t n = ::pread(fd, who.data(), who.size(), 0);
+    who.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+    while (!who.empty() && (who.back() == '\n' || who.back() == '\0')) who.pop_back();
+    ::close(fd);
+    if (error != EWOULDBLOCK) return Status::io_error("cannot lock " + path.string() + ": " + std::strerror(error));
+    return Status::bad_input("the data directory " + dir.string() + " is in use by another writer (" +
+                             (who.empty() ? std::string("unknown process") : who) +
+                             "): stop it first, or write through the running server's API "
+                             "(POST /products, DELETE /products/{id})");
+  }
+  const std::string line = "pid " + std::to_string(::getpid()) + ": " + std::string(holder) + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, line.data(), line.size(), 0) != static_cast<ssize_t>(line.size())) {
+    // Who holds it is only for the message of a refused writer; the lock itself holds.
+  }
+  return DirectoryLock(fd);
+}
+
+DirectoryLock& DirectoryLock::operator=(DirectoryLock&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(other.fd_, -1);
+  }
+  return *this;
+}
+
+DirectoryLock::~DirectoryLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing the last descriptor releases the flock
 }
 
 }  // namespace aisle

@@ -237,6 +237,39 @@ TEST(CrashSafetyTest, KillNineDuringMixedWritesLosesNoAcknowledgedWriteInAnyInde
 // fail with a 5xx (never a crash), reads keep working, and once there is room again nothing
 // acknowledged is missing and the store is intact. Needs mount(2) (root): skipped, saying so,
 // where it is not allowed.
+// The CLI's writers and a second server keep off a directory a server runs on (two processes
+// writing one index would each overwrite the other's segments); the lock goes with the
+// server, even with kill -9.
+TEST(CrashSafetyTest, AServedDataDirectoryHasOneWriter) {
+  ::signal(SIGPIPE, SIG_IGN);
+  TempDir dir;
+  const std::string data = (dir / "data").string(), sample = AISLE_SAMPLE_DIR, log = (dir / "serve.log").string();
+  ASSERT_EQ(run("ingest --data-dir " + data + " --catalog " + sample + "/catalog.jsonl"), 0);
+  ASSERT_EQ(run("index --data-dir " + data), 0);
+  Server server = start_server(data, log);
+  ASSERT_GT(server.port, 0) << "the server did not start (see " << log << ")";
+  const std::string refused = (dir / "refused.txt").string();
+  for (const std::string& writer : {"delete EN0001 --data-dir " + data, "index --data-dir " + data,
+                                    "serve --listen 127.0.0.1:0 --data-dir " + data}) {
+    const std::string command = "AISLE_API_KEY=" + std::string(kKey) + " " + AISLE_BINARY + " --progress never " + writer + " >" + refused + " 2>&1";
+    const int status = std::system(command.c_str());
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << writer;
+    std::ifstream in(refused);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_NE(text.find("is in use by another writer (pid " + std::to_string(server.pid) + ": aisle serve)"), std::string::npos)
+        << writer << ": " << text;
+  }
+  // Nothing was deleted: the server still finds the listing.
+  httplib::Client client("127.0.0.1", server.port);
+  auto product = client.Get("/products/EN0001?locale=en");
+  ASSERT_TRUE(product);
+  EXPECT_EQ(product->status, 200) << product->body;
+  ::kill(server.pid, SIGKILL);
+  int status = 0;
+  waitpid(server.pid, &status, 0);
+  EXPECT_EQ(run("delete EN0001 --data-dir " + data), 0);
+}
+
 TEST(CrashSafetyTest, ADiskThatFillsUpLosesNothingAcknowledgedAndCorruptsNothing) {
   ::signal(SIGPIPE, SIG_IGN);
   TempDir dir;
