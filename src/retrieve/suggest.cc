@@ -69,13 +69,48 @@ void Suggester::add_product(const io::ProductRecord& record, std::vector<Key>* k
   if (entries_.size() > before) product_entry_[product_key] = id;
 }
 
-void Suggester::add_query(const Suggestion& query) {
+void Suggester::add_query(const Suggestion& query, std::vector<Key>* keys, bool replace) {
+  const std::string query_key = query.locale + "|" + query.text;
+  auto old = query_entry_.find(query_key);
+  if (old != query_entry_.end()) {
+    if (replace) {
+      entries_[old->second].live = false;
+    } else if (entries_[old->second].suggestion.weight >= query.weight) {
+      // A query listed twice (from()): both stay, the heavier one is the query's entry.
+      add_entry(Entry{query, normalize_(query.text), locale_id(query.locale), true, true}, keys);
+      return;
+    }
+  }
   Entry entry;
   entry.suggestion = query;
   entry.normalized = normalize_(query.text);
   entry.locale = locale_id(query.locale);
   entry.is_query = true;
-  add_entry(std::move(entry), &keys_);
+  const auto id = static_cast<std::uint32_t>(entries_.size());
+  const std::size_t before = entries_.size();
+  add_entry(std::move(entry), keys);
+  if (entries_.size() > before) query_entry_[query_key] = id;
+}
+
+void Suggester::add_query_engagement(std::span<const Suggestion> engaged, const KeepQuery& keep) {
+  std::unique_lock lock(mutex_);
+  for (const Suggestion& added : engaged) {
+    if (added.weight <= 0) continue;
+    Suggestion query = added;
+    if (auto old = query_entry_.find(added.locale + "|" + added.text); old != query_entry_.end()) {
+      // The same query with its new weight replaces the old entry (whose keys may sit in a
+      // prefix's cached best list with the old weight).
+      query.weight += entries_[old->second].suggestion.weight;
+    } else if (!keep(added.text, added.locale)) {
+      continue;
+    }
+    add_query(query, &delta_keys_, true);
+  }
+  if (delta_keys_.size() > kScanLimit) {
+    keys_.insert(keys_.end(), delta_keys_.begin(), delta_keys_.end());
+    delta_keys_.clear();
+    finish();
+  }
 }
 
 Result<std::unique_ptr<Suggester>> Suggester::build(store::Store& store, Normalize normalize, const KeepQuery& keep) {
@@ -101,7 +136,7 @@ Result<std::unique_ptr<Suggester>> Suggester::build(store::Store& store, Normali
     query.text = key.second;
     query.locale = key.first;
     query.weight = query_weight(counts.engaged, counts.impressions);
-    out->add_query(query);
+    out->add_query(query, &out->keys_, false);
   }
   out->finish();
   return out;
@@ -111,7 +146,7 @@ std::unique_ptr<Suggester> Suggester::from(std::span<const store::Product> produ
                                            Normalize normalize) {
   std::unique_ptr<Suggester> out(new Suggester(std::move(normalize)));
   for (const store::Product& product : products) out->add_product(product.record, &out->keys_);
-  for (const Suggestion& query : queries) out->add_query(query);
+  for (const Suggestion& query : queries) out->add_query(query, &out->keys_, false);
   out->finish();
   return out;
 }

@@ -198,7 +198,7 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& options, const
     const text::InvertedIndex* index = first->catalog().index.get();
     // A query is suggested when every word of it is in the catalog's vocabulary as typed (no
     // typo correction) and it finds something.
-    auto keep = [index](const std::string& query, const std::string& locale) {
+    engine->keep_query_ = [index](const std::string& query, const std::string& locale) {
       text::SearchOptions search;
       search.locale = locale;
       search.k = 1;
@@ -211,7 +211,8 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& options, const
     const auto started = std::chrono::steady_clock::now();
     AISLE_ASSIGN_OR_RETURN(engine->suggester_,
                            retrieve::Suggester::build(
-                               *engine->store_, [index](std::string_view text) { return index->normalize(text); }, keep));
+                               *engine->store_, [index](std::string_view text) { return index->normalize(text); },
+                               engine->keep_query_));
     context.logger().info("suggestions: {} entries, built in {:.1f} s", engine->suggester_->size(),
                           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   }
@@ -610,6 +611,23 @@ Reply Engine::add_events(const nlohmann::json& request) {
     if (!caught_up.is_ok()) return error_reply(caught_up);
   }
   events_stored_ += report.events_read;
+  // Suggestions learn the engaged queries at once. A batch holding events the store already
+  // had (a retry) is not counted again: only a batch stored whole adds weight.
+  if (report.events_read == static_cast<std::int64_t>(records->size())) {
+    std::map<std::pair<std::string, std::string>, double> engaged;  // (locale, query) -> events
+    for (const io::EventRecord& event : *records) {
+      if (event.type != io::EventType::kImpression && !event.query.empty()) engaged[{event.locale, event.query}] += 1;
+    }
+    std::vector<retrieve::Suggestion> queries;
+    for (const auto& [key, count] : engaged) {
+      retrieve::Suggestion query;
+      query.locale = key.first;
+      query.text = key.second;
+      query.weight = count;
+      queries.push_back(std::move(query));
+    }
+    if (!queries.empty()) suggester_->add_query_engagement(queries, keep_query_);
+  }
   std::int64_t rewarded = 0;
   for (std::size_t i = 0; i < records->size(); ++i) {
     if (search_ids[i].empty()) continue;

@@ -154,6 +154,32 @@ TEST(Suggester, CachedPrefixesEqualAScanOfEveryEntry) {
     suggester->add_products(changed);
     check(round == 0 ? "delta" : "folded in");
   }
+  // Engagement with queries, known and new (a new one only when `keep` says so): a few, in
+  // the delta, then many, folded in.
+  auto keep = [](const std::string& text, const std::string&) { return text.find("zip") == std::string::npos; };
+  for (int round = 0; round < 2; ++round) {
+    std::vector<Suggestion> engaged;
+    const std::size_t count = round == 0 ? 30 : 2500;
+    for (std::size_t i = 0; i < count; ++i) {
+      Suggestion added = i % 3 == 0 ? query(title(), 1 + static_cast<double>(random() % 30), i % 4 == 0 ? "es" : "en")
+                                    : queries[random() % queries.size()];
+      added.weight = 1 + static_cast<double>(random() % 30);
+      if (std::any_of(engaged.begin(), engaged.end(), [&](const Suggestion& e) { return e.text == added.text && e.locale == added.locale; })) continue;
+      engaged.push_back(added);
+    }
+    suggester->add_query_engagement(engaged, keep);
+    // The twin: the query's entry (its heaviest listing, the first of equals) gains the weight;
+    // an unknown query is added when kept.
+    for (const Suggestion& added : engaged) {
+      Suggestion* heaviest = nullptr;
+      for (Suggestion& q : queries) {
+        if (q.text == added.text && q.locale == added.locale && (heaviest == nullptr || q.weight > heaviest->weight)) heaviest = &q;
+      }
+      if (heaviest != nullptr) heaviest->weight += added.weight;
+      else if (keep(added.text, added.locale)) queries.push_back(added);
+    }
+    check(round == 0 ? "queries in the delta" : "queries folded in");
+  }
 }
 
 }  // namespace

@@ -658,6 +658,39 @@ TEST_F(HttpTest, SuggestOffersEngagedQueriesAndTitlesByPrefix) {
   ASSERT_EQ(r->status, 200) << r->body;
   EXPECT_EQ(json(c.Get("/suggest?prefix=desks"))["products"][0]["title"], "Deskside Heater");
   EXPECT_TRUE(json(c.Get("/suggest?prefix=desk&locale=es"))["products"].empty());
+  // Clicks through the API are suggested at once, above the stored ones when they weigh more;
+  // a misspelled query is not; a retried batch (duplicates) adds nothing.
+  auto clicks = [](const std::string& query, int first, int n) {
+    std::string out = "{\"events\": [";
+    for (int i = first; i < first + n; ++i) {
+      out += std::string(i > first ? "," : "") + "{\"ts\": \"2026-11-20T10:00:" + (i < 10 ? "0" : "") + std::to_string(i) +
+             "Z\", \"session\": \"api\", \"query\": \"" + query +
+             "\", \"locale\": \"en\", \"product_id\": \"P0\", \"type\": \"click\", \"position\": 1}";
+    }
+    return out + "]}";
+  };
+  auto post = [&](const std::string& events) {
+    auto reply = c.Post("/events", httplib::Headers{{"X-API-Key", kKey}}, events, "application/json");
+    EXPECT_TRUE(reply && reply->status == 200) << (reply ? reply->body : "no reply");
+    return reply ? json(reply) : nlohmann::json();
+  };
+  auto suggested = [&](const std::string& prefix) {
+    std::vector<std::string> out;
+    const nlohmann::json reply = json(c.Get("/suggest?k=5&prefix=" + prefix));
+    for (const auto& q : reply["queries"]) out.push_back(q["text"]);
+    return out;
+  };
+  post(clicks("desk lamps model", 0, 6));  // 2 stored + 6 > "desk lamp"'s 5
+  EXPECT_EQ(suggested("de"), (std::vector<std::string>{"desk lamps model", "desk lamp"}));
+  post(clicks("dsek lamsp", 10, 9));
+  EXPECT_TRUE(suggested("dsek").empty());
+  const std::string four = clicks("desk lamp model", 20, 4);  // new: 4, below "desk lamp"'s 5
+  EXPECT_EQ(post(four)["stored"], 4);
+  const std::vector<std::string> order = {"desk lamps model", "desk lamp", "desk lamp model"};
+  EXPECT_EQ(suggested("desk%20lamp"), order);
+  // Counted twice it would weigh 8, tie with "desk lamps model" and come first (shorter).
+  EXPECT_EQ(post(four)["stored"], 0);
+  EXPECT_EQ(suggested("desk%20lamp"), order);
   for (const auto& [path, field] : std::vector<std::pair<std::string, std::string>>{
            {"/suggest", "prefix"}, {"/suggest?prefix=a&k=0", "k"}, {"/suggest?prefix=a&k=21", "k"},
            {"/suggest?prefix=a&limit=3", "limit"}, {"/suggest?prefix=a&locale=xx-1", "locale"}}) {

@@ -74,6 +74,11 @@ class Suggester {
   // replaced).
   void add_products(std::span<const store::Product> products);
 
+  // Engagement with queries after build(): each query's weight grows by its Suggestion::weight
+  // (clicks, add-to-carts and purchases); a query not suggested yet is from now on, when
+  // `keep` accepts it (as build() does).
+  void add_query_engagement(std::span<const Suggestion> engaged, const KeepQuery& keep);
+
   // A deleted listing is no longer suggested.
   void remove_product(const std::string& locale, const std::string& external_id);
 
@@ -95,7 +100,9 @@ class Suggester {
   std::uint16_t locale_id(const std::string& locale);
   void add_entry(Entry entry, std::vector<Key>* keys);
   void add_product(const io::ProductRecord& record, std::vector<Key>* keys);
-  void add_query(const Suggestion& query);  // before finish()
+  // Keys into `keys` (keys_ before finish(), delta_keys_ after). With `replace`, the entry of
+  // the same query and locale stops being suggested (the new one carries its weight).
+  void add_query(const Suggestion& query, std::vector<Key>* keys, bool replace);
   std::string_view key_text(const Key& key) const;
   // The order of suggestions for `prefix`: starting with it first, then weight, the shorter
   // text, the text.
@@ -109,6 +116,7 @@ class Suggester {
   std::vector<Key> delta_keys_;  // added after build, unsorted
   std::unordered_map<std::string, std::uint16_t> locales_;
   std::unordered_map<std::string, std::uint32_t> product_entry_;  // "locale|external id" -> entry
+  std::unordered_map<std::string, std::uint32_t> query_entry_;    // "locale|query" -> entry
   // (normalized prefix) -> per (locale, kind) the best kMaxK entries with a key starting with
   // it, best first: for every prefix of more than kScanLimit keys.
   struct CachedList {

@@ -155,6 +155,7 @@ class Engine {
   std::unique_ptr<retrieve::MemoryIndex> memory_;
   std::unique_ptr<rank::OnlinePolicy> policy_;
   std::unique_ptr<retrieve::Suggester> suggester_;  // thread-safe itself
+  retrieve::Suggester::KeepQuery keep_query_;       // which engaged queries are suggested
   nlohmann::json layers_;  // rank::layers_json at open, plus the policy; read-only after open
   std::atomic<std::int64_t> documents_{0};
   std::atomic<std::int64_t> events_stored_{0};
