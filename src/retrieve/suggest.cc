@@ -71,25 +71,18 @@ void Suggester::add_product(const io::ProductRecord& record, std::vector<Key>* k
 
 void Suggester::add_query(const Suggestion& query, std::vector<Key>* keys, bool replace) {
   const std::string query_key = query.locale + "|" + query.text;
-  auto old = query_entry_.find(query_key);
-  if (old != query_entry_.end()) {
-    if (replace) {
-      entries_[old->second].live = false;
-    } else if (entries_[old->second].suggestion.weight >= query.weight) {
-      // A query listed twice (from()): both stay, the heavier one is the query's entry.
-      add_entry(Entry{query, normalize_(query.text), locale_id(query.locale), true, true}, keys);
-      return;
-    }
-  }
+  const auto old = query_entry_.find(query_key);
+  if (old != query_entry_.end() && replace) entries_[old->second].live = false;
+  // A query listed twice (from()): both stay, the heavier one is the query's entry.
+  const bool is_the_entry = old == query_entry_.end() || replace || query.weight > entries_[old->second].suggestion.weight;
   Entry entry;
   entry.suggestion = query;
   entry.normalized = normalize_(query.text);
   entry.locale = locale_id(query.locale);
   entry.is_query = true;
   const auto id = static_cast<std::uint32_t>(entries_.size());
-  const std::size_t before = entries_.size();
   add_entry(std::move(entry), keys);
-  if (entries_.size() > before) query_entry_[query_key] = id;
+  if (is_the_entry && entries_.size() > id) query_entry_[query_key] = id;
 }
 
 void Suggester::add_query_engagement(std::span<const Suggestion> engaged, const KeepQuery& keep) {
